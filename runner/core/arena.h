@@ -1,0 +1,29 @@
+/*
+ * arena.h - bump allocator for data that lives as long as one plan.
+ *
+ * Everything the loader, the model and the compiler build for a plan is
+ * allocated here and released at once by dr_arena_free(); nothing allocated
+ * from an arena is freed individually. Allocations are 16-byte aligned.
+ */
+#ifndef DR_ARENA_H
+#define DR_ARENA_H
+
+#include <stddef.h>
+
+typedef struct dr_arena dr_arena;
+
+dr_arena *dr_arena_new(void);
+void dr_arena_free(dr_arena *a);
+
+void *dr_arena_alloc(dr_arena *a, size_t n);
+void *dr_arena_zalloc(dr_arena *a, size_t n);
+char *dr_arena_strdup(dr_arena *a, const char *s);
+char *dr_arena_strndup(dr_arena *a, const char *s, size_t n);
+char *dr_arena_printf(dr_arena *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Bytes handed out and bytes reserved from the system, for benchmarks. */
+size_t dr_arena_used(const dr_arena *a);
+size_t dr_arena_reserved(const dr_arena *a);
+
+#endif

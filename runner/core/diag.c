@@ -1,0 +1,204 @@
+#include "core/diag.h"
+
+#include "core/alloc.h"
+#include "core/strbuf.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct source {
+	const char *file;
+	const char *text;
+	size_t len;
+};
+
+struct dr_diags {
+	dr_diag *v;
+	size_t n, alloc;
+	struct source *src;
+	size_t nsrc, srcalloc;
+};
+
+dr_diags *dr_diags_new(void)
+{
+	return dr_xcalloc(1, sizeof(dr_diags));
+}
+
+void dr_diags_free(dr_diags *d)
+{
+	size_t i;
+
+	if (!d)
+		return;
+	for (i = 0; i < d->n; i++) {
+		free(d->v[i].rule);
+		free(d->v[i].message);
+		free(d->v[i].file);
+		free(d->v[i].path);
+		free(d->v[i].note);
+	}
+	free(d->v);
+	free(d->src);
+	free(d);
+}
+
+dr_diag *dr_diags_add(dr_diags *d, dr_severity sev, const char *rule,
+		      const char *file, int line, int col, const char *path,
+		      const char *fmt, ...)
+{
+	dr_strbuf sb = DR_STRBUF_INIT;
+	dr_diag *g;
+	va_list ap;
+
+	va_start(ap, fmt);
+	dr_strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	DR_ALLOC_GROW(d->v, d->n + 1, d->alloc);
+	g = &d->v[d->n++];
+	g->severity = sev;
+	g->rule = dr_xstrdup(rule ? rule : "");
+	g->message = dr_strbuf_detach(&sb, NULL);
+	g->file = file ? dr_xstrdup(file) : NULL;
+	g->line = line;
+	g->col = col;
+	g->path = path ? dr_xstrdup(path) : NULL;
+	g->note = NULL;
+	return g;
+}
+
+void dr_diag_note(dr_diag *g, const char *fmt, ...)
+{
+	dr_strbuf sb = DR_STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	dr_strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	free(g->note);
+	g->note = dr_strbuf_detach(&sb, NULL);
+}
+
+size_t dr_diags_len(const dr_diags *d)
+{
+	return d->n;
+}
+
+const dr_diag *dr_diags_get(const dr_diags *d, size_t i)
+{
+	return i < d->n ? &d->v[i] : NULL;
+}
+
+size_t dr_diags_count(const dr_diags *d, dr_severity sev)
+{
+	size_t i, c = 0;
+
+	for (i = 0; i < d->n; i++)
+		c += d->v[i].severity == sev;
+	return c;
+}
+
+static int strcmp_null(const char *a, const char *b)
+{
+	if (!a || !b)
+		return (a != NULL) - (b != NULL);
+	return strcmp(a, b);
+}
+
+static int diag_cmp(const void *pa, const void *pb)
+{
+	const dr_diag *a = pa, *b = pb;
+	int c;
+
+	if ((c = strcmp_null(a->file, b->file)))
+		return c;
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	if (a->col != b->col)
+		return a->col < b->col ? -1 : 1;
+	if (a->severity != b->severity)
+		return a->severity < b->severity ? -1 : 1;
+	if ((c = strcmp(a->rule, b->rule)))
+		return c;
+	if ((c = strcmp(a->message, b->message)))
+		return c;
+	return strcmp_null(a->path, b->path);
+}
+
+void dr_diags_sort(dr_diags *d)
+{
+	size_t i, j;
+
+	if (d->n < 2)
+		return;
+	qsort(d->v, d->n, sizeof(*d->v), diag_cmp);
+	for (i = 1, j = 0; i < d->n; i++) {
+		if (diag_cmp(&d->v[j], &d->v[i]) == 0 &&
+		    strcmp_null(d->v[j].note, d->v[i].note) == 0) {
+			free(d->v[i].rule);
+			free(d->v[i].message);
+			free(d->v[i].file);
+			free(d->v[i].path);
+			free(d->v[i].note);
+			continue;
+		}
+		d->v[++j] = d->v[i];
+	}
+	d->n = j + 1;
+}
+
+void dr_diags_add_source(dr_diags *d, const char *file, const char *text,
+			 size_t len)
+{
+	DR_ALLOC_GROW(d->src, d->nsrc + 1, d->srcalloc);
+	d->src[d->nsrc].file = file;
+	d->src[d->nsrc].text = text;
+	d->src[d->nsrc].len = len;
+	d->nsrc++;
+}
+
+const char *dr_diags_source_line(const dr_diags *d, const char *file,
+				 int line, size_t *len)
+{
+	size_t i;
+
+	if (!file || line < 1)
+		return NULL;
+	for (i = 0; i < d->nsrc; i++) {
+		const char *p, *end, *eol;
+		int l = 1;
+
+		if (strcmp(d->src[i].file, file))
+			continue;
+		p = d->src[i].text;
+		end = p + d->src[i].len;
+		while (l < line && p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+			if (!nl)
+				return NULL;
+			p = nl + 1;
+			l++;
+		}
+		if (l != line || p > end)
+			return NULL;
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			eol = end;
+		if (eol > p && eol[-1] == '\r')
+			eol--;
+		*len = (size_t)(eol - p);
+		return p;
+	}
+	return NULL;
+}
+
+const char *dr_severity_name(dr_severity sev)
+{
+	switch (sev) {
+	case DR_SEV_ERROR: return "error";
+	case DR_SEV_WARNING: return "warning";
+	case DR_SEV_INFO: return "info";
+	}
+	return "?";
+}

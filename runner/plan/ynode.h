@@ -1,0 +1,111 @@
+/*
+ * ynode.h - a YAML document as a tree that remembers where everything is.
+ *
+ * dr_yaml_load() reads one YAML document (JSON is accepted too) with libyaml
+ * and builds a tree of dr_ynode in an arena. Every node keeps the file,
+ * line and column of its first character, its parent and its key or index,
+ * so any diagnostic can point at the exact spot and name the JSON pointer.
+ *
+ * Scalars are typed by the YAML 1.2 core schema: null (~, null, empty),
+ * booleans (true/false, any case), integers (decimal, 0x, 0o), floats (incl.
+ * .inf/.nan) and strings; a quoted scalar or one tagged !!str is always a
+ * string. "yes"/"no"/"on"/"off" are strings (no YAML 1.1 "Norway problem").
+ *
+ * Aliases are expanded into copies (so every node has one parent), under a
+ * budget that stops alias bombs; merge keys ("<<") are honoured. Duplicate
+ * keys, non-scalar keys, multiple documents and syntax errors are reported
+ * as diagnostics with YAML-* rule ids; loading never crashes or hangs on any
+ * input.
+ */
+#ifndef DR_YNODE_H
+#define DR_YNODE_H
+
+#include "core/arena.h"
+#include "core/diag.h"
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef enum dr_ynode_kind {
+	DR_YNODE_SCALAR,
+	DR_YNODE_SEQ,
+	DR_YNODE_MAP,
+} dr_ynode_kind;
+
+typedef enum dr_yscalar_type {
+	DR_YSCALAR_NULL,
+	DR_YSCALAR_BOOL,
+	DR_YSCALAR_INT,
+	DR_YSCALAR_FLOAT,
+	DR_YSCALAR_STRING,
+} dr_yscalar_type;
+
+typedef struct dr_ynode dr_ynode;
+
+struct dr_ynode {
+	dr_ynode_kind kind;
+	dr_yscalar_type type; /* scalars only */
+	int line;             /* 1-based */
+	int col;              /* 1-based, in bytes */
+	const char *file;     /* as given to dr_yaml_load(), arena copy */
+	const dr_ynode *parent;
+	const char *key;      /* key in the parent mapping, or NULL */
+	size_t index;         /* index in the parent sequence or mapping */
+
+	/* Scalars: the text, NUL-terminated (len excludes the NUL). */
+	const char *str;
+	size_t len;
+	/* Typed value of a scalar, valid for its type. */
+	int boolean;
+	long long integer;
+	double real;
+
+	/* Sequences and mappings: n children; maps also have key nodes. */
+	size_t n;
+	dr_ynode **items;
+	dr_ynode **keys; /* maps only: scalar key nodes, parallel to items */
+};
+
+/* Limits that keep hostile input from exhausting memory. */
+#define DR_YAML_MAX_DEPTH 256
+#define DR_YAML_MAX_NODES (20u * 1000u * 1000u)
+
+/*
+ * Parse text (len bytes, need not be NUL-terminated) as one YAML document.
+ * On success *out is the root (a NULL scalar for an empty document) and 0 is
+ * returned. On bad input diagnostics are added to diags, *out may be NULL,
+ * and DR_EINVAL is returned. The file name is only used in positions.
+ */
+int dr_yaml_load(dr_arena *a, const char *file, const char *text, size_t len,
+		 dr_diags *diags, dr_ynode **out);
+
+/* The value for key in a mapping, or NULL (also when map is not a map). */
+const dr_ynode *dr_ynode_get(const dr_ynode *map, const char *key);
+/* The key node for key in a mapping, or NULL. */
+const dr_ynode *dr_ynode_key(const dr_ynode *map, const char *key);
+
+/* Resolve an RFC 6901 JSON pointer ("" is the root), or NULL. */
+const dr_ynode *dr_ynode_at(const dr_ynode *root, const char *pointer);
+
+/* JSON pointer of a node, in an arena (or malloc'd when a is NULL). */
+char *dr_ynode_path(dr_arena *a, const dr_ynode *n);
+
+/*
+ * Convert to a jansson value (new reference), for schema validation. Floats
+ * that JSON cannot hold (inf, nan) become strings. Returns NULL only on
+ * allocation failure.
+ */
+json_t *dr_ynode_to_json(const dr_ynode *n);
+
+/* Short description of a node's type for messages: "string", "mapping"... */
+const char *dr_ynode_type_name(const dr_ynode *n);
+
+/*
+ * Add a diagnostic positioned at node n (file, line, column and path taken
+ * from it); n may be NULL, then the diagnostic has no position.
+ */
+dr_diag *dr_diag_at(dr_diags *d, const dr_ynode *n, dr_severity sev,
+		    const char *rule, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+#endif

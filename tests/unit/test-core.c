@@ -1,0 +1,160 @@
+#include "core/arena.h"
+#include "core/diag.h"
+#include "core/error.h"
+#include "core/parse.h"
+#include "core/strbuf.h"
+#include "test.h"
+
+#include <stdint.h>
+
+TEST(strbuf_basic)
+{
+	dr_strbuf sb = DR_STRBUF_INIT;
+
+	CHECK_STR(sb.buf, "");
+	dr_strbuf_addstr(&sb, "abc");
+	dr_strbuf_addf(&sb, "-%d", 42);
+	CHECK_STR(sb.buf, "abc-42");
+	CHECK_INT(sb.len, 6);
+	dr_strbuf_setlen(&sb, 2);
+	CHECK_STR(sb.buf, "ab");
+	dr_strbuf_release(&sb);
+	CHECK_STR(sb.buf, "");
+}
+
+TEST(strbuf_max)
+{
+	dr_strbuf sb = DR_STRBUF_INIT;
+
+	sb.max = 4;
+	CHECK_INT(dr_strbuf_addstr(&sb, "abcd"), 0);
+	CHECK_INT(dr_strbuf_addch(&sb, 'e'), DR_ELIMIT);
+	CHECK_STR(sb.buf, "abcd");
+	dr_strbuf_release(&sb);
+}
+
+TEST(strbuf_escape)
+{
+	dr_strbuf sb = DR_STRBUF_INIT;
+
+	dr_strbuf_add_json_escaped(&sb, "a\"b\\\n\x01");
+	CHECK_STR(sb.buf, "a\\\"b\\\\\\n\\u0001");
+	dr_strbuf_reset(&sb);
+	dr_strbuf_add_xml_escaped(&sb, "<a&'\">");
+	CHECK_STR(sb.buf, "&lt;a&amp;&apos;&quot;&gt;");
+	dr_strbuf_release(&sb);
+}
+
+TEST(arena)
+{
+	dr_arena *a = dr_arena_new();
+	char *s = dr_arena_strdup(a, "hello");
+	int i;
+
+	CHECK_STR(s, "hello");
+	CHECK_STR(dr_arena_printf(a, "%s-%d", s, 7), "hello-7");
+	for (i = 0; i < 10000; i++)
+		CHECK(((uintptr_t)dr_arena_alloc(a, (size_t)i % 97 + 1) & 15) == 0);
+	CHECK(dr_arena_alloc(a, 1 << 20) != NULL);
+	CHECK(dr_arena_reserved(a) >= dr_arena_used(a));
+	dr_arena_free(a);
+}
+
+TEST(duration)
+{
+	uint64_t ms;
+	char buf[32];
+
+	CHECK_INT(dr_parse_duration("90s", &ms), 0);
+	CHECK_INT(ms, 90000);
+	CHECK_INT(dr_parse_duration("1h30m", &ms), 0);
+	CHECK_INT(ms, 5400000);
+	CHECK_INT(dr_parse_duration("2d", &ms), 0);
+	CHECK_INT(ms, 172800000);
+	CHECK_INT(dr_parse_duration("250ms", &ms), 0);
+	CHECK_INT(ms, 250);
+	CHECK_INT(dr_parse_duration("1m500ms", &ms), 0);
+	CHECK_INT(ms, 60500);
+	CHECK_INT(dr_parse_duration("", &ms), DR_EINVAL);
+	CHECK_INT(dr_parse_duration("5", &ms), DR_EINVAL);
+	CHECK_INT(dr_parse_duration("m", &ms), DR_EINVAL);
+	CHECK_INT(dr_parse_duration("30m1h", &ms), DR_EINVAL);
+	CHECK_INT(dr_parse_duration("5m5m", &ms), DR_EINVAL);
+	CHECK_INT(dr_parse_duration("5 m", &ms), DR_EINVAL);
+	CHECK_INT(dr_parse_duration("5min", &ms), DR_EINVAL);
+	CHECK_INT(dr_parse_duration("99999999999999999999d", &ms), DR_EINVAL);
+	dr_format_duration(5400000, buf, sizeof(buf));
+	CHECK_STR(buf, "1h30m");
+	dr_format_duration(0, buf, sizeof(buf));
+	CHECK_STR(buf, "0s");
+	dr_format_duration(1500, buf, sizeof(buf));
+	CHECK_STR(buf, "1s500ms");
+}
+
+TEST(ipv4)
+{
+	uint32_t a;
+	int p;
+	char buf[20];
+
+	CHECK_INT(dr_parse_ipv4("10.20.1.10", &a), 0);
+	CHECK_INT(a, 0x0a14010a);
+	dr_format_ipv4(a, buf, sizeof(buf));
+	CHECK_STR(buf, "10.20.1.10");
+	CHECK_INT(dr_parse_ipv4("256.1.1.1", &a), DR_EINVAL);
+	CHECK_INT(dr_parse_ipv4("1.2.3", &a), DR_EINVAL);
+	CHECK_INT(dr_parse_ipv4("1.2.3.4.5", &a), DR_EINVAL);
+	CHECK_INT(dr_parse_ipv4("01.2.3.4", &a), DR_EINVAL);
+	CHECK_INT(dr_parse_ipv4("1.2.3.4 ", &a), DR_EINVAL);
+	CHECK_INT(dr_parse_ipv4("", &a), DR_EINVAL);
+	CHECK_INT(dr_parse_cidr("10.20.0.0/16", &a, &p), 0);
+	CHECK_INT(p, 16);
+	CHECK_INT(dr_parse_cidr("10.20.1.0/16", &a, &p), DR_EINVAL);
+	CHECK_INT(dr_parse_cidr("10.20.0.0/33", &a, &p), DR_EINVAL);
+	CHECK_INT(dr_parse_cidr("10.20.0.0", &a, &p), DR_EINVAL);
+	CHECK_INT(dr_parse_cidr("0.0.0.0/0", &a, &p), 0);
+	CHECK_INT(dr_prefix_mask(24), 0xffffff00u);
+}
+
+TEST(edit_distance)
+{
+	CHECK_INT(dr_edit_distance("machines", "machine", 3), 1);
+	CHECK_INT(dr_edit_distance("recoveryPiont", "recoveryPoint", 3), 2);
+	CHECK_INT(dr_edit_distance("abc", "xyzxyzxyz", 3), 4);
+}
+
+TEST(diags_sort)
+{
+	dr_diags *d = dr_diags_new();
+	const char text[] = "line one\nline two\r\nline three";
+	size_t len;
+	const char *l;
+
+	dr_diags_add(d, DR_SEV_WARNING, "B", "f.yaml", 2, 1, NULL, "w");
+	dr_diags_add(d, DR_SEV_ERROR, "A", "f.yaml", 1, 5, "/x", "e %d", 1);
+	dr_diags_add(d, DR_SEV_ERROR, "A", "f.yaml", 1, 5, "/x", "e %d", 1);
+	dr_diags_sort(d);
+	CHECK_INT(dr_diags_len(d), 2);
+	CHECK_STR(dr_diags_get(d, 0)->message, "e 1");
+	CHECK_INT(dr_diags_count(d, DR_SEV_ERROR), 1);
+	dr_diags_add_source(d, "f.yaml", text, sizeof(text) - 1);
+	l = dr_diags_source_line(d, "f.yaml", 2, &len);
+	CHECK(l && len == 8 && !strncmp(l, "line two", 8));
+	l = dr_diags_source_line(d, "f.yaml", 3, &len);
+	CHECK(l && len == 10);
+	CHECK(dr_diags_source_line(d, "f.yaml", 4, &len) == NULL);
+	dr_diags_free(d);
+}
+
+int main(void)
+{
+	RUN(strbuf_basic);
+	RUN(strbuf_max);
+	RUN(strbuf_escape);
+	RUN(arena);
+	RUN(duration);
+	RUN(ipv4);
+	RUN(edit_distance);
+	RUN(diags_sort);
+	return test_summary();
+}
