@@ -5,20 +5,18 @@
 
 int dr_version_cmp(const char *a, const char *b)
 {
+	/* Missing components count as 0, so "9.8" == "9.8.0". */
 	while (*a || *b) {
-		unsigned long x = strtoul(a, (char **)&a, 10);
-		unsigned long y = strtoul(b, (char **)&b, 10);
+		char *ea, *eb;
+		unsigned long x = strtoul(a, &ea, 10);
+		unsigned long y = strtoul(b, &eb, 10);
 
 		if (x != y)
 			return x < y ? -1 : 1;
-		a += *a == '.';
-		b += *b == '.';
-		if ((!*a || *a == '.') && (!*b || *b == '.') && !*a && !*b)
-			break;
-		if (*a && (*a < '0' || *a > '9'))
-			break;
-		if (*b && (*b < '0' || *b > '9'))
-			break;
+		if ((*ea && *ea != '.') || (*eb && *eb != '.'))
+			return 0; /* not a dotted number: stop comparing */
+		a = *ea ? ea + 1 : ea;
+		b = *eb ? eb + 1 : eb;
 	}
 	return 0;
 }
