@@ -1,0 +1,275 @@
+#include "journal/store.h"
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "journal/store_impl.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int dr_store_key_valid(const char *key)
+{
+	size_t n, comp = 0;
+
+	if (!key || !*key)
+		return dr_error_set(DR_EINVAL, "empty store key");
+	n = strlen(key);
+	if (n > DR_STORE_KEY_MAX)
+		return dr_error_set(DR_EINVAL, "store key longer than %d bytes",
+				    DR_STORE_KEY_MAX);
+	for (size_t i = 0; i <= n; i++) {
+		char c = key[i];
+		if (c == '/' || c == '\0') {
+			if (comp == 0)
+				return dr_error_set(DR_EINVAL,
+						    "store key '%s' has an empty component", key);
+			comp = 0;
+			continue;
+		}
+		if (comp == 0 && c == '.')
+			return dr_error_set(DR_EINVAL,
+					    "store key '%s': a component starts with '.'", key);
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return dr_error_set(DR_EINVAL,
+					    "store key '%s': character 0x%02x not allowed",
+					    key, (unsigned char)c);
+		comp++;
+	}
+	return 0;
+}
+
+int dr_store_open(const char *spec, unsigned flags, dr_store **out)
+{
+	*out = NULL;
+	if (!spec || !*spec)
+		return dr_error_set(DR_EINVAL, "empty state store name");
+	if (!strncmp(spec, "azblob://", 9))
+		return dr_error_set(DR_EINVAL,
+				    "state store %s: Azure Blob Storage stores are not supported yet",
+				    spec);
+	return dr_store_dir_open(spec, dr_fileio_posix(), flags, out);
+}
+
+void dr_store_free(dr_store *s)
+{
+	if (s)
+		s->ops->free(s);
+}
+
+const char *dr_store_spec(const dr_store *s)
+{
+	return s->spec;
+}
+
+int dr_store_default_dir(const char *plan_dir, dr_strbuf *out)
+{
+	const char *env = getenv("DRPLAN_STATE_DIR");
+	char real[PATH_MAX];
+	struct stat st;
+
+	dr_strbuf_reset(out);
+	if (env && *env)
+		return dr_strbuf_addstr(out, env);
+	if (!realpath(plan_dir, real))
+		return dr_error_set(DR_EINVAL, "plan directory %s: %s", plan_dir,
+				    strerror(errno));
+	dr_strbuf cand = DR_STRBUF_INIT;
+	dr_strbuf_addstr(&cand, real);
+	for (;;) {
+		size_t base = cand.len;
+		dr_strbuf_addstr(&cand, cand.len > 1 ? "/.git" : ".git");
+		int found = stat(cand.buf, &st) == 0;
+		dr_strbuf_setlen(&cand, base);
+		if (found) {
+			dr_strbuf_addstr(out, cand.buf);
+			break;
+		}
+		char *slash = strrchr(cand.buf, '/');
+		if (!slash || cand.len == 1) {
+			dr_strbuf_addstr(out, real);
+			break;
+		}
+		dr_strbuf_setlen(&cand, slash == cand.buf ? 1 : (size_t)(slash - cand.buf));
+	}
+	dr_strbuf_release(&cand);
+	if (out->len > 1)
+		dr_strbuf_addch(out, '/');
+	return dr_strbuf_addstr(out, ".drplan/state");
+}
+
+static int check_key(const dr_store *s, const char *key)
+{
+	int rc = dr_store_key_valid(key);
+
+	if (rc)
+		return dr_error_set(rc, "state store %s: %s", s->spec, dr_error_msg());
+	return 0;
+}
+
+int dr_store_append(dr_store *s, const char *key, const void *data, size_t len,
+		    uint64_t expected_size)
+{
+	int rc = check_key(s, key);
+
+	if (rc)
+		return rc;
+	if (len > DR_STORE_APPEND_MAX)
+		return dr_error_set(DR_ELIMIT, "state store %s: %s: append of %zu bytes "
+				    "exceeds %u", s->spec, key, len, DR_STORE_APPEND_MAX);
+	if (len == 0)
+		return dr_error_set(DR_EINVAL, "state store %s: %s: empty append",
+				    s->spec, key);
+	return s->ops->append(s, key, data, len, expected_size);
+}
+
+int dr_store_read(dr_store *s, const char *key, dr_strbuf *out)
+{
+	int rc = check_key(s, key);
+
+	return rc ? rc : s->ops->read(s, key, 0, 0, out);
+}
+
+int dr_store_read_range(dr_store *s, const char *key, uint64_t offset, size_t max,
+			dr_strbuf *out)
+{
+	int rc = check_key(s, key);
+
+	if (rc)
+		return rc;
+	if (max > DR_STORE_READ_MAX)
+		max = DR_STORE_READ_MAX;
+	return s->ops->read(s, key, offset, max, out);
+}
+
+int dr_store_size(dr_store *s, const char *key, uint64_t *size)
+{
+	int rc = check_key(s, key);
+
+	return rc ? rc : s->ops->size(s, key, size);
+}
+
+int dr_store_truncate(dr_store *s, const char *key, uint64_t new_size,
+		      uint64_t expected_size)
+{
+	int rc = check_key(s, key);
+
+	if (rc)
+		return rc;
+	if (new_size > expected_size)
+		return dr_error_set(DR_EINVAL, "state store %s: %s: truncate to %llu "
+				    "bytes would grow it", s->spec, key,
+				    (unsigned long long)new_size);
+	if (!s->ops->truncate)
+		return dr_error_set(DR_EINVAL, "state store %s: truncate not supported",
+				    s->spec);
+	return s->ops->truncate(s, key, new_size, expected_size);
+}
+
+int dr_store_put(dr_store *s, const char *key, const void *data, size_t len,
+		 const char *if_match, char **new_version)
+{
+	int rc = check_key(s, key);
+
+	if (new_version)
+		*new_version = NULL;
+	if (rc)
+		return rc;
+	if (len > DR_STORE_READ_MAX)
+		return dr_error_set(DR_ELIMIT, "state store %s: %s: object of %zu bytes "
+				    "exceeds %u", s->spec, key, len, DR_STORE_READ_MAX);
+	return s->ops->put(s, key, data, len, if_match, new_version);
+}
+
+int dr_store_get(dr_store *s, const char *key, dr_strbuf *out, char **version)
+{
+	int rc = check_key(s, key);
+
+	if (version)
+		*version = NULL;
+	return rc ? rc : s->ops->get(s, key, out, version);
+}
+
+int dr_store_list(dr_store *s, const char *prefix, dr_store_list_fn fn, void *ctx)
+{
+	if (!prefix)
+		prefix = "";
+	if (strlen(prefix) > DR_STORE_KEY_MAX || strstr(prefix, ".."))
+		return dr_error_set(DR_EINVAL, "state store %s: bad list prefix '%s'",
+				    s->spec, prefix);
+	return s->ops->list(s, prefix, fn, ctx);
+}
+
+int dr_store_remove(dr_store *s, const char *key)
+{
+	int rc = check_key(s, key);
+
+	return rc ? rc : s->ops->remove(s, key);
+}
+
+int dr_store_lock_acquire(dr_store *s, const char *name, const char *holder_json,
+		  unsigned ttl_ms, dr_store_lock **out, char **holder_out)
+{
+	int rc = check_key(s, name);
+
+	*out = NULL;
+	if (holder_out)
+		*holder_out = NULL;
+	if (rc)
+		return rc;
+	if (strchr(name, '/'))
+		return dr_error_set(DR_EINVAL, "state store %s: lock name '%s' contains '/'",
+				    s->spec, name);
+	return s->ops->lock(s, name, holder_json ? holder_json : "{}", ttl_ms, out,
+			    holder_out);
+}
+
+int dr_store_lock_renew(dr_store_lock *l)
+{
+	return l->store->ops->renew(l);
+}
+
+int dr_store_lock_release(dr_store_lock *l)
+{
+	return l ? l->store->ops->unlock(l) : 0;
+}
+
+const char *dr_store_lock_holder(const dr_store_lock *l)
+{
+	return l->holder;
+}
+
+void dr_store_lock_describe(const char *holder_json, dr_strbuf *out)
+{
+	json_t *j = holder_json && *holder_json ?
+			    json_loads(holder_json, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	const char *job, *host, *since;
+	json_t *pid;
+	size_t start = out->len;
+
+	if (!json_is_object(j)) {
+		json_decref(j);
+		dr_strbuf_addstr(out, "an unknown holder");
+		return;
+	}
+	job = json_string_value(json_object_get(j, "job"));
+	host = json_string_value(json_object_get(j, "host"));
+	since = json_string_value(json_object_get(j, "since"));
+	pid = json_object_get(j, "pid");
+	if (job)
+		dr_strbuf_addf(out, "job %s", job);
+	if (host)
+		dr_strbuf_addf(out, "%son host %s", out->len > start ? " " : "", host);
+	if (json_is_integer(pid))
+		dr_strbuf_addf(out, "%s(pid %lld)", out->len > start ? " " : "",
+			       (long long)json_integer_value(pid));
+	if (since)
+		dr_strbuf_addf(out, "%ssince %s", out->len > start ? " " : "", since);
+	if (out->len == start)
+		dr_strbuf_addstr(out, "an unknown holder");
+	json_decref(j);
+}
