@@ -38,6 +38,7 @@ struct dr_crashio {
 	int nops;
 	long long crash_budget;   /* -1: off */
 	long long enospc_budget;  /* -1: off */
+	int fsync_skip;
 	int fsync_failures;
 	int crashed;
 	long long written;
@@ -176,7 +177,9 @@ static int c_fsync(void *ctx, int fd)
 	struct stat st;
 
 	DEAD_CHECK(c);
-	if (c->fsync_failures > 0) {
+	if (c->fsync_skip > 0) {
+		c->fsync_skip--;
+	} else if (c->fsync_failures > 0) {
 		c->fsync_failures--;
 		errno = EIO;
 		return -1;
@@ -299,7 +302,9 @@ static int c_fsync_dir(void *ctx, const char *path)
 	dr_crashio *c = ctx;
 
 	DEAD_CHECK(c);
-	if (c->fsync_failures > 0) {
+	if (c->fsync_skip > 0) {
+		c->fsync_skip--;
+	} else if (c->fsync_failures > 0) {
 		c->fsync_failures--;
 		errno = EIO;
 		return -1;
@@ -398,8 +403,9 @@ void dr_crashio_enospc_after(dr_crashio *c, long long nbytes)
 	c->enospc_budget = nbytes < 0 ? -1 : nbytes;
 }
 
-void dr_crashio_fail_fsync(dr_crashio *c, int count)
+void dr_crashio_fail_fsync(dr_crashio *c, int after, int count)
 {
+	c->fsync_skip = after;
 	c->fsync_failures = count;
 }
 
@@ -448,6 +454,7 @@ void dr_crashio_crash(dr_crashio *c, enum dr_crash_mode mode)
 	forget_all(c);
 	c->crash_budget = -1;
 	c->enospc_budget = -1;
+	c->fsync_skip = 0;
 	c->fsync_failures = 0;
 	c->crashed = 0;
 }

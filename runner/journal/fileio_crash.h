@@ -7,7 +7,8 @@
  *     until dr_crashio_crash() "restarts" the machine;
  *   - runs out of space after N more bytes (short write, then ENOSPC; not a
  *     crash: later calls work);
- *   - fails the next N fsyncs (of files or directories) with EIO.
+ *   - fails fsyncs (of files or directories) with EIO, after letting some
+ *     through.
  *
  * dr_crashio_crash() applies what a crash would leave on disk:
  *   DR_CRASH_KILL   the process died; the page cache survives, so every byte
@@ -41,8 +42,8 @@ const dr_fileio *dr_crashio_fileio(dr_crashio *c);
 void dr_crashio_crash_after(dr_crashio *c, long long nbytes);
 /* Fail writes with ENOSPC once nbytes more bytes have been written. */
 void dr_crashio_enospc_after(dr_crashio *c, long long nbytes);
-/* Fail the next count fsync/fsync_dir calls with EIO. */
-void dr_crashio_fail_fsync(dr_crashio *c, int count);
+/* Let after fsync/fsync_dir calls succeed, then fail the next count with EIO. */
+void dr_crashio_fail_fsync(dr_crashio *c, int after, int count);
 /* 1 once a crash budget has been hit. */
 int dr_crashio_crashed(const dr_crashio *c);
 /* Bytes written through the layer so far. */

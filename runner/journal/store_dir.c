@@ -235,7 +235,9 @@ static int dir_read(dr_store *s, const char *key, uint64_t offset, size_t max,
 		rc = io_err(d, key, "read");
 		goto out;
 	}
-	dr_strbuf_setlen(out, got);
+	/* setlen only shortens; the bytes were read into the grown buffer. */
+	out->len = got;
+	out->buf[got] = '\0';
 out:
 	if (fd >= 0)
 		d->io->close(d->io->ctx, fd);
@@ -336,6 +338,36 @@ static int put_lock(dir_store *d, int *fd_out)
 	return 0;
 }
 
+struct sweep {
+	dir_store *d;
+	const char *dir;
+	dr_strbuf path;
+};
+
+static int sweep_entry(void *ctx, const char *name, int is_dir)
+{
+	struct sweep *sw = ctx;
+
+	if (is_dir || strncmp(name, ".tmp-", 5))
+		return 0;
+	dr_strbuf_reset(&sw->path);
+	dr_strbuf_addf(&sw->path, "%s/%s", sw->dir, name);
+	(void)sw->d->io->unlink(sw->d->io->ctx, sw->path.buf);
+	return 0;
+}
+
+/*
+ * Every put makes and removes its temporary file under the put lock, so a
+ * temporary file seen while holding it was left by a crash: remove it.
+ */
+static void sweep_temps(dir_store *d, const char *dir)
+{
+	struct sweep sw = { d, dir, DR_STRBUF_INIT };
+
+	(void)d->io->list_dir(d->io->ctx, dir, sweep_entry, &sw);
+	dr_strbuf_release(&sw.path);
+}
+
 static int dir_put(dr_store *s, const char *key, const void *data, size_t len,
 		   const char *if_match, char **new_version)
 {
@@ -376,6 +408,7 @@ static int dir_put(dr_store *s, const char *key, const void *data, size_t len,
 	}
 	key_path(d, key, &path);
 	parent_of(path.buf, &dir);
+	sweep_temps(d, dir.buf);
 	const char *base = strrchr(path.buf, '/') + 1;
 	dr_strbuf_addf(&tmp, "%s/.tmp-%s.%ld.%u", dir.buf, base, (long)getpid(),
 		       d->tmp_counter++);
@@ -563,7 +596,8 @@ static int dir_lock_take(dr_store *s, const char *name, const char *holder_json,
 		dr_strbuf_grow(&cur, 65536);
 		if (dr_fio_pread_all(d->io, fd, cur.buf, 65536, 0, &got) < 0)
 			got = 0;
-		dr_strbuf_setlen(&cur, got);
+		cur.len = got;
+		cur.buf[got] = '\0';
 		while (cur.len && (cur.buf[cur.len - 1] == '\n' || cur.buf[cur.len - 1] == '\0'))
 			dr_strbuf_setlen(&cur, cur.len - 1);
 		dr_strbuf desc = DR_STRBUF_INIT;

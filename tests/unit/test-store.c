@@ -1,0 +1,605 @@
+#include "testdir.h"
+
+#include "core/error.h"
+#include "core/strbuf.h"
+#include "journal/fileio.h"
+#include "journal/fileio_crash.h"
+#include "journal/store.h"
+#include "test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+static dr_store *open_tmp(char **dir)
+{
+	dr_store *s = NULL;
+
+	*dir = testdir_new();
+	if (dr_store_open(*dir, 0, &s))
+		fprintf(stderr, "open: %s\n", dr_error_msg());
+	return s;
+}
+
+TEST(key_valid)
+{
+	CHECK_INT(dr_store_key_valid("jobs/a-1/journal"), 0);
+	CHECK_INT(dr_store_key_valid("sim/state.json"), 0);
+	CHECK_INT(dr_store_key_valid("a"), 0);
+	CHECK_INT(dr_store_key_valid(""), DR_EINVAL);
+	CHECK_INT(dr_store_key_valid("/abs"), DR_EINVAL);
+	CHECK_STR(dr_error_msg(), "store key '/abs' has an empty component");
+	CHECK_INT(dr_store_key_valid("a//b"), DR_EINVAL);
+	CHECK_INT(dr_store_key_valid("a/"), DR_EINVAL);
+	CHECK_INT(dr_store_key_valid("a/../b"), DR_EINVAL);
+	CHECK_STR(dr_error_msg(), "store key 'a/../b': a component starts with '.'");
+	CHECK_INT(dr_store_key_valid(".tmp-x"), DR_EINVAL);
+	CHECK_INT(dr_store_key_valid("a b"), DR_EINVAL);
+	CHECK_STR(dr_error_msg(), "store key 'a b': character 0x20 not allowed");
+	CHECK_INT(dr_store_key_valid("a\\b"), DR_EINVAL);
+	char big[DR_STORE_KEY_MAX + 2];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	CHECK_INT(dr_store_key_valid(big), DR_EINVAL);
+	big[DR_STORE_KEY_MAX] = '\0';
+	CHECK_INT(dr_store_key_valid(big), 0);
+}
+
+TEST(open_errors)
+{
+	char *dir = testdir_new();
+	char *missing = testdir_path(dir, "missing");
+	char *file = testdir_path(dir, "file");
+	char *under_file = testdir_path(dir, "file/state");
+	char msg[512];
+	dr_store *s = NULL;
+
+	CHECK_INT(dr_store_open(missing, 0, &s), DR_ENOTFOUND);
+	CHECK(s == NULL);
+	snprintf(msg, sizeof(msg), "state store %s: no such directory", missing);
+	CHECK_STR(dr_error_msg(), msg);
+
+	CHECK_INT(testdir_write(file, "x", 1), 0);
+	CHECK_INT(dr_store_open(file, 0, &s), DR_EINVAL);
+	snprintf(msg, sizeof(msg), "state store %s: not a directory", file);
+	CHECK_STR(dr_error_msg(), msg);
+
+	/* A parent that is a regular file fails even for root. */
+	CHECK_INT(dr_store_open(under_file, DR_STORE_CREATE, &s), DR_EIO);
+	snprintf(msg, sizeof(msg), "state store %s: Not a directory", under_file);
+	CHECK_STR(dr_error_msg(), msg);
+	CHECK_INT(dr_store_open(under_file, 0, &s), DR_EIO);
+	snprintf(msg, sizeof(msg), "state store %s: Not a directory", under_file);
+	CHECK_STR(dr_error_msg(), msg);
+
+	CHECK_INT(dr_store_open("azblob://acct/cont", 0, &s), DR_EINVAL);
+	CHECK_STR(dr_error_msg(), "state store azblob://acct/cont: Azure Blob Storage stores "
+				  "are not supported yet");
+
+	/* DR_STORE_CREATE makes the missing directories. */
+	char *deep = testdir_path(dir, "a/b/c");
+	CHECK_INT(dr_store_open(deep, DR_STORE_CREATE, &s), 0);
+	CHECK_STR(dr_store_spec(s), deep);
+	dr_store_free(s);
+
+	if (geteuid() != 0) {
+		char *ro = testdir_path(dir, "ro");
+		mkdir(ro, 0555);
+		CHECK_INT(dr_store_open(ro, 0, &s), DR_EIO);
+		snprintf(msg, sizeof(msg), "state store %s: permission denied", ro);
+		CHECK_STR(dr_error_msg(), msg);
+		char *ro_sub = testdir_path(ro, "state");
+		CHECK_INT(dr_store_open(ro_sub, DR_STORE_CREATE, &s), DR_EIO);
+		snprintf(msg, sizeof(msg), "state store %s: cannot create directory %s: "
+			 "permission denied", ro_sub, ro_sub);
+		CHECK_STR(dr_error_msg(), msg);
+		free(ro_sub);
+		free(ro);
+	}
+	free(deep);
+	free(missing);
+	free(file);
+	free(under_file);
+	testdir_free(dir);
+}
+
+TEST(default_dir)
+{
+	char *dir = testdir_new();
+	char *plans = testdir_path(dir, "repo/plans/erp");
+	char *repo = testdir_path(dir, "repo");
+	char *git = testdir_path(dir, "repo/.git");
+	char *lone = testdir_path(dir, "lone");
+	char want[1024];
+	dr_strbuf out = DR_STRBUF_INIT;
+	char *saved = getenv("DRPLAN_STATE_DIR") ? strdup(getenv("DRPLAN_STATE_DIR")) : NULL;
+
+	unsetenv("DRPLAN_STATE_DIR");
+	char *p = testdir_path(dir, "repo/plans");
+	mkdir(repo, 0755);
+	mkdir(p, 0755);
+	mkdir(plans, 0755);
+	mkdir(lone, 0755);
+	free(p);
+
+	/* No .git anywhere: the plan directory itself. */
+	CHECK_INT(dr_store_default_dir(plans, &out), 0);
+	snprintf(want, sizeof(want), "%s/.drplan/state", plans);
+	CHECK_STR(out.buf, want);
+
+	/* A .git file (worktree) counts like a directory. */
+	CHECK_INT(testdir_write(git, "gitdir: x\n", 10), 0);
+	CHECK_INT(dr_store_default_dir(plans, &out), 0);
+	snprintf(want, sizeof(want), "%s/.drplan/state", repo);
+	CHECK_STR(out.buf, want);
+
+	CHECK_INT(dr_store_default_dir(lone, &out), 0);
+	snprintf(want, sizeof(want), "%s/.drplan/state", lone);
+	CHECK_STR(out.buf, want);
+
+	setenv("DRPLAN_STATE_DIR", "/srv/drplan", 1);
+	CHECK_INT(dr_store_default_dir(plans, &out), 0);
+	CHECK_STR(out.buf, "/srv/drplan");
+	setenv("DRPLAN_STATE_DIR", "", 1);
+	CHECK_INT(dr_store_default_dir(plans, &out), 0);
+	snprintf(want, sizeof(want), "%s/.drplan/state", repo);
+	CHECK_STR(out.buf, want);
+
+	char *nope = testdir_path(dir, "nope");
+	CHECK_INT(dr_store_default_dir(nope, &out), DR_EINVAL);
+	snprintf(want, sizeof(want), "plan directory %s: No such file or directory", nope);
+	CHECK_STR(dr_error_msg(), want);
+	free(nope);
+
+	if (saved) {
+		setenv("DRPLAN_STATE_DIR", saved, 1);
+		free(saved);
+	} else {
+		unsetenv("DRPLAN_STATE_DIR");
+	}
+	dr_strbuf_release(&out);
+	free(plans);
+	free(repo);
+	free(git);
+	free(lone);
+	testdir_free(dir);
+}
+
+TEST(append_read)
+{
+	char *dir;
+	dr_store *s = open_tmp(&dir);
+	dr_strbuf out = DR_STRBUF_INIT;
+	uint64_t n = 99;
+	char msg[512];
+
+	CHECK_INT(dr_store_read(s, "jobs/j1/journal", &out), DR_ENOTFOUND);
+	snprintf(msg, sizeof(msg), "state store %s: jobs/j1/journal: not found", dir);
+	CHECK_STR(dr_error_msg(), msg);
+	CHECK_INT(dr_store_size(s, "jobs/j1/journal", &n), DR_ENOTFOUND);
+	CHECK_INT(n, 0);
+	CHECK_INT(dr_store_append(s, "jobs/j1/journal", "abc", 3, 5), DR_ENOTFOUND);
+
+	CHECK_INT(dr_store_append(s, "jobs/j1/journal", "abc", 3, 0), 0);
+	CHECK_INT(dr_store_append(s, "jobs/j1/journal", "def\n", 4, 3), 0);
+	CHECK_INT(dr_store_read(s, "jobs/j1/journal", &out), 0);
+	CHECK_STR(out.buf, "abcdef\n");
+	CHECK_INT(dr_store_size(s, "jobs/j1/journal", &n), 0);
+	CHECK_INT(n, 7);
+	CHECK_INT(dr_store_read_range(s, "jobs/j1/journal", 2, 3, &out), 0);
+	CHECK_STR(out.buf, "cde");
+	CHECK_INT(dr_store_read_range(s, "jobs/j1/journal", 20, 3, &out), 0);
+	CHECK_STR(out.buf, "");
+
+	/* A retried append (same expected size) is refused, not doubled. */
+	CHECK_INT(dr_store_append(s, "jobs/j1/journal", "def\n", 4, 3), DR_ECONFLICT);
+	snprintf(msg, sizeof(msg), "state store %s: jobs/j1/journal: size is 7 bytes, "
+		 "expected 3 (another writer?)", dir);
+	CHECK_STR(dr_error_msg(), msg);
+	CHECK_INT(dr_store_read(s, "jobs/j1/journal", &out), 0);
+	CHECK_STR(out.buf, "abcdef\n");
+
+	CHECK_INT(dr_store_append(s, "../x", "a", 1, 0), DR_EINVAL);
+	CHECK_INT(dr_store_append(s, "jobs/j1/journal", "", 0, 7), DR_EINVAL);
+
+	/* out->max is honoured. */
+	dr_strbuf capped = DR_STRBUF_INIT;
+	capped.max = 4;
+	CHECK_INT(dr_store_read(s, "jobs/j1/journal", &capped), DR_ELIMIT);
+	dr_strbuf_release(&capped);
+
+	CHECK_INT(dr_store_truncate(s, "jobs/j1/journal", 3, 6), DR_ECONFLICT);
+	CHECK_INT(dr_store_truncate(s, "jobs/j1/journal", 8, 7), DR_EINVAL);
+	CHECK_INT(dr_store_truncate(s, "jobs/j1/journal", 3, 7), 0);
+	CHECK_INT(dr_store_read(s, "jobs/j1/journal", &out), 0);
+	CHECK_STR(out.buf, "abc");
+
+	CHECK_INT(dr_store_remove(s, "jobs/j1/journal"), 0);
+	CHECK_INT(dr_store_remove(s, "jobs/j1/journal"), DR_ENOTFOUND);
+	dr_strbuf_release(&out);
+	dr_store_free(s);
+	testdir_free(dir);
+}
+
+TEST(two_writers)
+{
+	char *dir;
+	dr_store *a = open_tmp(&dir), *b = NULL;
+	dr_strbuf out = DR_STRBUF_INIT;
+
+	CHECK_INT(dr_store_open(dir, 0, &b), 0);
+	/* Both believe the log is empty; only the first wins. */
+	CHECK_INT(dr_store_append(a, "log", "A1\n", 3, 0), 0);
+	CHECK_INT(dr_store_append(b, "log", "B1\n", 3, 0), DR_ECONFLICT);
+	CHECK_INT(dr_store_append(a, "log", "A2\n", 3, 3), 0);
+	CHECK_INT(dr_store_append(b, "log", "B2\n", 3, 3), DR_ECONFLICT);
+	CHECK_INT(dr_store_append(b, "log", "B3\n", 3, 6), 0);
+	CHECK_INT(dr_store_read(a, "log", &out), 0);
+	CHECK_STR(out.buf, "A1\nA2\nB3\n");
+	dr_strbuf_release(&out);
+	dr_store_free(a);
+	dr_store_free(b);
+	testdir_free(dir);
+}
+
+TEST(put_get)
+{
+	char *dir;
+	dr_store *s = open_tmp(&dir);
+	dr_strbuf out = DR_STRBUF_INIT;
+	char *v1 = NULL, *v2 = NULL, *v = NULL;
+	char msg[512];
+
+	CHECK_INT(dr_store_get(s, "sim/state.json", &out, &v), DR_ENOTFOUND);
+	CHECK(v == NULL);
+	CHECK_INT(dr_store_put(s, "sim/state.json", "{}", 2, "", &v1), 0);
+	CHECK_STR(v1, "44136fa355b3678a1146ad16f7e8649e"); /* sha256("{}") */
+	CHECK_INT(dr_store_put(s, "sim/state.json", "{}", 2, "", NULL), DR_ECONFLICT);
+	snprintf(msg, sizeof(msg), "state store %s: sim/state.json: already exists", dir);
+	CHECK_STR(dr_error_msg(), msg);
+	CHECK_INT(dr_store_get(s, "sim/state.json", &out, &v), 0);
+	CHECK_STR(out.buf, "{}");
+	CHECK_STR(v, v1);
+	free(v);
+	CHECK_INT(dr_store_put(s, "sim/state.json", "{\"a\":1}", 7, v1, &v2), 0);
+	CHECK(strcmp(v1, v2) != 0);
+	/* A stale version loses. */
+	CHECK_INT(dr_store_put(s, "sim/state.json", "{\"b\":2}", 7, v1, NULL), DR_ECONFLICT);
+	snprintf(msg, sizeof(msg), "state store %s: sim/state.json: changed since it was read",
+		 dir);
+	CHECK_STR(dr_error_msg(), msg);
+	CHECK_INT(dr_store_put(s, "sim/other.json", "x", 1, v1, NULL), DR_ECONFLICT);
+	CHECK_INT(dr_store_put(s, "sim/state.json", "{\"c\":3}", 7, NULL, NULL), 0);
+	CHECK_INT(dr_store_get(s, "sim/state.json", &out, NULL), 0);
+	CHECK_STR(out.buf, "{\"c\":3}");
+	free(v1);
+	free(v2);
+	dr_strbuf_release(&out);
+	dr_store_free(s);
+	testdir_free(dir);
+}
+
+static int collect(void *ctx, const char *key)
+{
+	dr_strbuf *sb = ctx;
+
+	dr_strbuf_addstr(sb, key);
+	dr_strbuf_addch(sb, ' ');
+	return 0;
+}
+
+static int stop_at_second(void *ctx, const char *key)
+{
+	int *n = ctx;
+
+	return ++*n == 2 ? 42 : 0;
+}
+
+TEST(list)
+{
+	char *dir;
+	dr_store *s = open_tmp(&dir);
+	dr_strbuf out = DR_STRBUF_INIT;
+	int n = 0;
+
+	CHECK_INT(dr_store_list(s, "jobs/", collect, &out), 0);
+	CHECK_STR(out.buf, "");
+	CHECK_INT(dr_store_append(s, "jobs/b/journal", "x", 1, 0), 0);
+	CHECK_INT(dr_store_append(s, "jobs/a/journal", "x", 1, 0), 0);
+	CHECK_INT(dr_store_put(s, "jobs/a/meta.json", "{}", 2, NULL, NULL), 0);
+	CHECK_INT(dr_store_put(s, "sim/state.json", "{}", 2, NULL, NULL), 0);
+	CHECK_INT(dr_store_append(s, "jobsx", "x", 1, 0), 0);
+	char *tmp = testdir_path(dir, "jobs/a/.tmp-meta.json.1.0");
+	CHECK_INT(testdir_write(tmp, "junk", 4), 0);
+	free(tmp);
+
+	CHECK_INT(dr_store_list(s, "jobs/", collect, &out), 0);
+	CHECK_STR(out.buf, "jobs/a/journal jobs/a/meta.json jobs/b/journal ");
+	dr_strbuf_reset(&out);
+	CHECK_INT(dr_store_list(s, "", collect, &out), 0);
+	CHECK_STR(out.buf, "jobs/a/journal jobs/a/meta.json jobs/b/journal jobsx "
+			   "sim/state.json ");
+	dr_strbuf_reset(&out);
+	CHECK_INT(dr_store_list(s, "jobs", collect, &out), 0);
+	CHECK_STR(out.buf, "jobs/a/journal jobs/a/meta.json jobs/b/journal jobsx ");
+	dr_strbuf_reset(&out);
+	CHECK_INT(dr_store_list(s, "jobs/a/m", collect, &out), 0);
+	CHECK_STR(out.buf, "jobs/a/meta.json ");
+	CHECK_INT(dr_store_list(s, "", stop_at_second, &n), 42);
+	CHECK_INT(n, 2);
+	CHECK_INT(dr_store_list(s, "../", collect, &out), DR_EINVAL);
+	dr_strbuf_release(&out);
+	dr_store_free(s);
+	testdir_free(dir);
+}
+
+static const char *holder_a =
+	"{\"job\":\"erp-failover-20261125T130355Z-3f2a\",\"host\":\"runner1\","
+	"\"pid\":1234,\"since\":\"2026-11-25T13:05:00Z\"}";
+
+TEST(lock_conflict)
+{
+	char *dir;
+	dr_store *s = open_tmp(&dir), *s2 = NULL;
+	dr_store_lock *l = NULL, *l2 = NULL;
+	char *holder = NULL;
+
+	CHECK_INT(dr_store_open(dir, 0, &s2), 0);
+	CHECK_INT(dr_store_lock_acquire(s, "erp", holder_a, 30000, &l, NULL), 0);
+	CHECK_STR(dr_store_lock_holder(l), holder_a);
+	CHECK_INT(dr_store_lock_renew(l), 0);
+	/* Same process, another handle: refused, with the holder. */
+	CHECK_INT(dr_store_lock_acquire(s2, "erp", "{}", 30000, &l2, &holder), DR_ECONFLICT);
+	CHECK(l2 == NULL);
+	CHECK_STR(holder, holder_a);
+	CHECK_STR(dr_error_msg(), "lock 'erp' is held by job erp-failover-20261125T130355Z-3f2a "
+				  "on host runner1 (pid 1234) since 2026-11-25T13:05:00Z");
+	free(holder);
+	/* Other names are independent. */
+	CHECK_INT(dr_store_lock_acquire(s2, "crm", "{}", 0, &l2, NULL), 0);
+	CHECK_INT(dr_store_lock_release(l2), 0);
+	CHECK_INT(dr_store_lock_acquire(s2, "a/b", "{}", 0, &l2, NULL), DR_EINVAL);
+
+	CHECK_INT(dr_store_lock_release(l), 0);
+	/* Released: the holder is cleared and the lock is free. */
+	char *path = testdir_path(dir, "locks/erp.lock");
+	size_t len = 99;
+	char *content = testdir_slurp(path, &len);
+	CHECK_INT(len, 0);
+	free(content);
+	CHECK_INT(dr_store_lock_acquire(s2, "erp", "{\"job\":\"j2\"}", 0, &l2, NULL), 0);
+
+	/* Someone deletes the lock file: renew reports the lock lost. */
+	CHECK_INT(unlink(path), 0);
+	CHECK_INT(dr_store_lock_renew(l2), DR_ECONFLICT);
+	char msg[512];
+	snprintf(msg, sizeof(msg), "state store %s: lock 'erp' lost: %s was removed or replaced",
+		 dir, path);
+	CHECK_STR(dr_error_msg(), msg);
+	CHECK_INT(dr_store_lock_release(l2), 0);
+	CHECK_INT(dr_store_lock_release(NULL), 0);
+	free(path);
+	dr_store_free(s);
+	dr_store_free(s2);
+	testdir_free(dir);
+}
+
+TEST(lock_describe)
+{
+	dr_strbuf sb = DR_STRBUF_INIT;
+
+	dr_store_lock_describe("{\"host\":\"h\",\"pid\":7}", &sb);
+	CHECK_STR(sb.buf, "on host h (pid 7)");
+	dr_strbuf_reset(&sb);
+	dr_store_lock_describe("", &sb);
+	CHECK_STR(sb.buf, "an unknown holder");
+	dr_strbuf_reset(&sb);
+	dr_store_lock_describe("{broken", &sb);
+	CHECK_STR(sb.buf, "an unknown holder");
+	dr_strbuf_reset(&sb);
+	dr_store_lock_describe("{}", &sb);
+	CHECK_STR(sb.buf, "an unknown holder");
+	dr_strbuf_release(&sb);
+}
+
+/* A child takes the lock and dies (normally or by SIGKILL): the lock is free. */
+static void lock_child_dies(int how)
+{
+	char *dir = testdir_new();
+	int to_parent[2];
+	char c = 0;
+
+	CHECK_INT(pipe(to_parent), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dr_store *cs = NULL;
+		dr_store_lock *cl = NULL;
+		close(to_parent[0]);
+		if (dr_store_open(dir, 0, &cs) ||
+		    dr_store_lock_acquire(cs, "erp", "{\"job\":\"child\",\"pid\":1}", 0, &cl, NULL))
+			_exit(3);
+		c = 'L';
+		if (write(to_parent[1], &c, 1) != 1)
+			_exit(4);
+		if (how == 0)
+			_exit(0); /* no unlock: the kernel releases the flock */
+		for (;;)
+			pause();
+	}
+	close(to_parent[1]);
+	CHECK_INT(read(to_parent[0], &c, 1), 1);
+	CHECK_INT(c, 'L');
+
+	dr_store *s = NULL;
+	dr_store_lock *l = NULL;
+	char *holder = NULL;
+	CHECK_INT(dr_store_open(dir, 0, &s), 0);
+	if (how == 1) {
+		CHECK_INT(dr_store_lock_acquire(s, "erp", "{}", 0, &l, &holder), DR_ECONFLICT);
+		CHECK_STR(holder, "{\"job\":\"child\",\"pid\":1}");
+		free(holder);
+		kill(pid, SIGKILL);
+	}
+	int status = 0;
+	CHECK_INT(waitpid(pid, &status, 0), pid);
+	if (how == 0)
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	else
+		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	CHECK_INT(dr_store_lock_acquire(s, "erp", "{\"job\":\"parent\"}", 0, &l, NULL), 0);
+	dr_store_lock_release(l);
+	close(to_parent[0]);
+	dr_store_free(s);
+	testdir_free(dir);
+}
+
+TEST(lock_released_on_exit)
+{
+	lock_child_dies(0);
+}
+
+TEST(lock_released_on_sigkill)
+{
+	lock_child_dies(1);
+}
+
+TEST(append_io_failures)
+{
+	char *dir = testdir_new();
+	dr_crashio *c = dr_crashio_new();
+	dr_store *s = NULL;
+	dr_strbuf out = DR_STRBUF_INIT;
+	char msg[512];
+
+	CHECK_INT(dr_store_dir_open(dir, dr_crashio_fileio(c), 0, &s), 0);
+	CHECK_INT(dr_store_append(s, "log", "one\n", 4, 0), 0);
+
+	/* fsync fails: an error, and the bytes are taken back. */
+	dr_crashio_fail_fsync(c, 0, 1);
+	CHECK_INT(dr_store_append(s, "log", "two\n", 4, 4), DR_EIO);
+	snprintf(msg, sizeof(msg), "state store %s: log: fsync: Input/output error", dir);
+	CHECK_STR(dr_error_msg(), msg);
+	CHECK_INT(dr_store_read(s, "log", &out), 0);
+	CHECK_STR(out.buf, "one\n");
+
+	/* Out of space mid-write: an error, and no partial bytes stay. */
+	dr_crashio_enospc_after(c, 2);
+	CHECK_INT(dr_store_append(s, "log", "three\n", 6, 4), DR_EIO);
+	snprintf(msg, sizeof(msg), "state store %s: log: write: No space left on device", dir);
+	CHECK_STR(dr_error_msg(), msg);
+	dr_crashio_enospc_after(c, -1);
+	CHECK_INT(dr_store_read(s, "log", &out), 0);
+	CHECK_STR(out.buf, "one\n");
+	CHECK_INT(dr_store_append(s, "log", "four\n", 5, 4), 0);
+	CHECK_INT(dr_store_read(s, "log", &out), 0);
+	CHECK_STR(out.buf, "one\nfour\n");
+
+	/* Power loss right after a durable append keeps it. */
+	dr_crashio_crash(c, DR_CRASH_POWER);
+	CHECK_INT(dr_store_read(s, "log", &out), 0);
+	CHECK_STR(out.buf, "one\nfour\n");
+
+	/* A new log whose directory fsync fails is not reported as durable. */
+	dr_crashio_fail_fsync(c, 2, 1);
+	CHECK_INT(dr_store_append(s, "new/log", "x\n", 2, 0), DR_EIO);
+	dr_crashio_crash(c, DR_CRASH_POWER);
+	CHECK_INT(dr_store_read(s, "new/log", &out), DR_ENOTFOUND);
+
+	dr_strbuf_release(&out);
+	dr_store_free(s);
+	dr_crashio_free(c);
+	testdir_free(dir);
+}
+
+/*
+ * put() under a crash at every byte of the new content, and between the
+ * rename and the directory fsync: afterwards the object holds the old or
+ * the new content, never anything else.
+ */
+static int list_names(void *ctx, const char *name, int is_dir)
+{
+	dr_strbuf_addstr(ctx, name);
+	dr_strbuf_addch(ctx, ' ');
+	return 0;
+}
+
+TEST(put_atomic_under_crash)
+{
+	char *dir = testdir_new();
+	dr_crashio *c = dr_crashio_new();
+	dr_store *s = NULL;
+	dr_strbuf out = DR_STRBUF_INIT;
+	const char *oldv = "{\"state\":\"old\",\"n\":1}";
+	const char *newv = "{\"state\":\"new and longer\",\"n\":2}";
+	size_t nlen = strlen(newv);
+	int bad = 0, saw_new = 0;
+
+	CHECK_INT(dr_store_dir_open(dir, dr_crashio_fileio(c), 0, &s), 0);
+	for (int mode = 0; mode < 2; mode++) {
+		for (size_t k = 0; k <= nlen; k++) {
+			CHECK_INT(dr_store_put(s, "sim/state.json", oldv, strlen(oldv), NULL,
+					       NULL), 0);
+			dr_crashio_crash_after(c, (long long)k);
+			int rc = dr_store_put(s, "sim/state.json", newv, nlen, NULL, NULL);
+			if (k < nlen && rc != DR_EIO)
+				bad++;
+			dr_crashio_crash(c, mode ? DR_CRASH_POWER : DR_CRASH_KILL);
+			if (dr_store_get(s, "sim/state.json", &out, NULL) != 0)
+				bad++;
+			else if (strcmp(out.buf, oldv) && strcmp(out.buf, newv))
+				bad++;
+			else if (!strcmp(out.buf, newv))
+				saw_new++;
+		}
+	}
+	CHECK_INT(bad, 0);
+	/* Only the runs where the whole write got through may show the new one. */
+	CHECK_INT(saw_new, 2);
+
+	/*
+	 * Renamed, but the directory fsync failed: an error; power loss then
+	 * brings back the old content, a killed process keeps the new one.
+	 */
+	for (int mode = 0; mode < 2; mode++) {
+		CHECK_INT(dr_store_put(s, "sim/state.json", oldv, strlen(oldv), NULL, NULL), 0);
+		dr_crashio_fail_fsync(c, 1, 1);
+		CHECK_INT(dr_store_put(s, "sim/state.json", newv, nlen, NULL, NULL), DR_EIO);
+		dr_crashio_crash(c, mode ? DR_CRASH_POWER : DR_CRASH_KILL);
+		CHECK_INT(dr_store_get(s, "sim/state.json", &out, NULL), 0);
+		CHECK_STR(out.buf, mode ? oldv : newv);
+	}
+	/* A failed file fsync leaves the old content and no temporary file. */
+	dr_crashio_fail_fsync(c, 0, 1);
+	CHECK_INT(dr_store_put(s, "sim/state.json", newv, nlen, NULL, NULL), DR_EIO);
+	CHECK_INT(dr_store_get(s, "sim/state.json", &out, NULL), 0);
+	CHECK_STR(out.buf, oldv);
+	dr_strbuf keys = DR_STRBUF_INIT;
+	char *simdir = testdir_path(dir, "sim");
+	CHECK_INT(dr_fileio_posix()->list_dir(NULL, simdir, list_names, &keys), 0);
+	CHECK_STR(keys.buf, "state.json ");
+	free(simdir);
+	dr_strbuf_release(&keys);
+	dr_strbuf_release(&out);
+	dr_store_free(s);
+	dr_crashio_free(c);
+	testdir_free(dir);
+}
+
+int main(void)
+{
+	RUN(key_valid);
+	RUN(open_errors);
+	RUN(default_dir);
+	RUN(append_read);
+	RUN(two_writers);
+	RUN(put_get);
+	RUN(list);
+	RUN(lock_conflict);
+	RUN(lock_describe);
+	RUN(lock_released_on_exit);
+	RUN(lock_released_on_sigkill);
+	RUN(append_io_failures);
+	RUN(put_atomic_under_crash);
+	return test_summary();
+}
