@@ -46,6 +46,13 @@ TEST(key_valid)
 	CHECK_INT(dr_store_key_valid(big), 0);
 }
 
+/* A file layer that denies writing, so the test works as root too. */
+static int deny_access(void *ctx, const char *path, int mode)
+{
+	errno = EACCES;
+	return -1;
+}
+
 TEST(open_errors)
 {
 	char *dir = testdir_new();
@@ -83,6 +90,13 @@ TEST(open_errors)
 	CHECK_STR(dr_store_spec(s), deep);
 	dr_store_free(s);
 
+	dr_fileio denying = *dr_fileio_posix();
+	denying.access = deny_access;
+	CHECK_INT(dr_store_dir_open(dir, &denying, 0, &s), DR_EIO);
+	snprintf(msg, sizeof(msg), "state store %s: permission denied", dir);
+	CHECK_STR(dr_error_msg(), msg);
+
+	/* The real thing, where permissions apply (root ignores them). */
 	if (geteuid() != 0) {
 		char *ro = testdir_path(dir, "ro");
 		mkdir(ro, 0555);
