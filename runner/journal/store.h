@@ -77,6 +77,7 @@ int dr_store_open(const char *spec, unsigned flags, dr_store **out);
 int dr_store_dir_open(const char *path, const dr_fileio *io, unsigned flags,
 		      dr_store **out);
 
+/* Free the store. Release its locks and close its journals first. */
 void dr_store_free(dr_store *s);
 
 /* The spec the store was opened with. */
