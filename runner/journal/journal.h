@@ -29,6 +29,10 @@
  * removed by dr_store_truncate() (ftruncate + fsync, guarded by the expected
  * size): a crash during it leaves the tail or not, both fine to replay.
  *
+ * When the store reports DR_ECONFLICT, append checks whether the object now
+ * ends with exactly this record at the expected position (a retried append
+ * whose first try landed) and then counts it as written.
+ *
  * After any failed append the journal handle is poisoned (every later append
  * fails with DR_EIO): the record may or may not be on disk, and the only safe
  * way on is to close, reopen and replay (like PostgreSQL after a failed

@@ -6,6 +6,7 @@
 #include "journal/fileio_crash.h"
 #include "journal/journal.h"
 #include "journal/store.h"
+#include "journal/store_impl.h"
 #include "test.h"
 
 #include <inttypes.h>
@@ -595,6 +596,80 @@ TEST(append_failures)
 	testdir_free(dir);
 }
 
+/*
+ * A store whose appends land but report DR_ECONFLICT once, like a retried
+ * Azure append whose first try timed out after it was written.
+ */
+struct flaky {
+	struct dr_store base;
+	dr_store *real;
+	int lie;
+};
+
+static int flaky_append(dr_store *s, const char *key, const void *data, size_t len,
+			uint64_t expected)
+{
+	struct flaky *f = (struct flaky *)s;
+	int rc = dr_store_append(f->real, key, data, len, expected);
+
+	if (!rc && f->lie) {
+		f->lie = 0;
+		return dr_error_set(DR_ECONFLICT, "flaky: conflict");
+	}
+	return rc;
+}
+
+static int flaky_read(dr_store *s, const char *key, uint64_t off, size_t max,
+		      dr_strbuf *out)
+{
+	struct flaky *f = (struct flaky *)s;
+
+	return max ? dr_store_read_range(f->real, key, off, max, out)
+		   : dr_store_read(f->real, key, out);
+}
+
+static int flaky_size(dr_store *s, const char *key, uint64_t *size)
+{
+	return dr_store_size(((struct flaky *)s)->real, key, size);
+}
+
+static const struct dr_store_ops flaky_ops = {
+	.name = "flaky",
+	.append = flaky_append,
+	.read = flaky_read,
+	.size = flaky_size,
+};
+
+TEST(retried_append_landed)
+{
+	char *dir;
+	dr_store *real = open_store(&dir, NULL);
+	struct flaky f = { { &flaky_ops, dir }, real, 0 };
+	dr_store *s = &f.base;
+	dr_journal *j;
+	dr_journal_replay_info info;
+	uint64_t seq = 0;
+
+	CHECK_INT(dr_journal_create(s, "r", NULL, &j), 0);
+	f.lie = 1;
+	CHECK_INT(dr_journal_append(j, "intent", NULL, &seq), 0);
+	CHECK_INT(seq, 2);
+	CHECK_INT(dr_journal_append(j, "done", NULL, &seq), 0);
+	CHECK_INT(seq, 3);
+	/* A real conflict (another writer's record) is still one. */
+	dr_journal *other;
+	CHECK_INT(dr_journal_open(real, "r", 0, &other, NULL), 0);
+	CHECK_INT(dr_journal_append(other, "other", NULL, NULL), 0);
+	CHECK_INT(dr_journal_append(j, "mine", NULL, NULL), DR_ECONFLICT);
+	dr_journal_close(other);
+	dr_journal_close(j);
+	CHECK_INT(dr_journal_replay(real, "r", NULL, NULL, &info), 0);
+	CHECK_INT(info.records, 4);
+	CHECK_INT(info.torn, 0);
+	dr_store_free(real);
+	testdir_free(dir);
+}
+
 static int list_cb(void *ctx, const char *job_id, json_t *header, int err)
 {
 	dr_strbuf *sb = ctx;
@@ -653,5 +728,6 @@ int main(void)
 	RUN(replay_buf_rules);
 	RUN(append_failures);
 	RUN(jobs_list);
+	RUN(retried_append_landed);
 	return test_summary();
 }
