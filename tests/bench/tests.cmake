@@ -1,4 +1,7 @@
 # Benchmarks: built with the tests, not run by ctest. Run by hand:
 #   build/tests/bench-journal [state-dir]
+#   build/tests/bench-hooks
 add_executable(bench-journal ${CMAKE_CURRENT_LIST_DIR}/bench-journal.c)
 target_link_libraries(bench-journal PRIVATE dr_core)
+add_executable(bench-hooks ${CMAKE_CURRENT_LIST_DIR}/bench-hooks.c)
+target_link_libraries(bench-hooks PRIVATE dr_core)
