@@ -6,6 +6,8 @@
  */
 #include "hooks/sandbox_int.h"
 
+#include "hooks/patguard.h"
+
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/parse.h"
@@ -328,6 +330,29 @@ static int g_string_rep(lua_State *L)
 	return call_orig(L);
 }
 
+/* string.find/match/gmatch/gsub: refuse patterns that could backtrack for
+ * long in C, where no limit reaches them (patguard.h). */
+static int g_pattern(lua_State *L)
+{
+	const char *name = lua_tostring(L, lua_upvalueindex(2));
+	size_t ls, lp;
+	const char *s = luaL_checklstring(L, 1, &ls);
+	const char *p = luaL_checklstring(L, 2, &lp);
+	double cost;
+	char msg[256];
+
+	if (!strcmp(name, "find") && lua_toboolean(L, 4))
+		return call_orig(L);
+	cost = dr_pattern_cost(s, ls, p, lp, strcmp(name, "gmatch") != 0);
+	if (cost > DR_PATTERN_MAX_STEPS) {
+		snprintf(msg, sizeof(msg), "string.%s: pattern '%.40s' could backtrack for "
+			 "too long on %zu bytes (up to %.2g steps); anchor it with ^ or "
+			 "make it more specific", name, p, ls, cost);
+		return luaL_error(L, "%s", msg);
+	}
+	return call_orig(L);
+}
+
 static int g_table_move(lua_State *L)
 {
 	lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
@@ -489,6 +514,10 @@ static int setup(lua_State *L)
 	lua_pushnil(L);
 	lua_setfield(L, -2, "dump");
 	wrap_field(L, -1, "rep", g_string_rep);
+	wrap_field(L, -1, "find", g_pattern);
+	wrap_field(L, -1, "match", g_pattern);
+	wrap_field(L, -1, "gmatch", g_pattern);
+	wrap_field(L, -1, "gsub", g_pattern);
 	/* Keep string.format for drplan.log even if the hook replaces it. */
 	lua_getfield(L, -1, "format");
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &dr_hook_format_key);

@@ -3,6 +3,7 @@
  * escape or abuse we know of, each with its pinned outcome and message.
  */
 #include "core/error.h"
+#include "hooks/patguard.h"
 #include "hooks/sandbox.h"
 #include "test.h"
 
@@ -740,7 +741,7 @@ TEST(deep_recursion)
 TEST(gsub_callback_recursion)
 {
 	CHECK_RUN(run_small("local function f(s) return (s:gsub('.', f)) end f('x')"), DR_HOOK_FAILED,
-		  "C stack overflow");
+		  "x.lua:1: C stack overflow");
 }
 
 TEST(metamethod_recursion)
@@ -856,6 +857,50 @@ TEST(gsub_huge_replacement)
 {
 	CHECK_RUN(run_small("local s = string.rep('x', 1000):gsub('x', string.rep('y', 1 << 20))"),
 		  DR_HOOK_MEM_LIMIT, "memory limit (8 MiB) exceeded");
+}
+
+TEST(pattern_backtracking)
+{
+	/* Minutes of C time in lstrlib's matcher without the guard. */
+	CHECK_RUN(run("local s = string.rep('a', 20000) return s:find('.-.-b')"), DR_HOOK_FAILED,
+		  "x.lua:1: string.find: pattern '.-.-b' could backtrack for too long on 20000 bytes "
+		  "(up to 8e+12 steps); anchor it with ^ or make it more specific");
+	CHECK_RUN(run("local s = string.rep('a', 20000) for x in s:gmatch('a*a*a*b') do end"),
+		  DR_HOOK_FAILED,
+		  "x.lua:1: string.gmatch: pattern 'a*a*a*b' could backtrack for too long on 20000 "
+		  "bytes (up to 1.6e+17 steps); anchor it with ^ or make it more specific");
+	CHECK_RUN(run("local s = string.rep('a', 20000) return s:gsub('(a-)(a-)c', '')"), DR_HOOK_FAILED,
+		  "x.lua:1: string.gsub: pattern '(a-)(a-)c' could backtrack for too long on 20000 "
+		  "bytes (up to 8e+12 steps); anchor it with ^ or make it more specific");
+	/* Ordinary patterns on big subjects pass. */
+	CHECK_RUN(run("local s = ('k=v '):rep(100000) local n = 0\n"
+		      "for k, v in s:gmatch('(%w+)=(%w+)') do n = n + 1 end assert(n == 100000)\n"
+		      "assert(('  x  '):rep(100000):match('^%s*(.-)%s*$'):len() == 499996)\n"
+		      "assert(s:find('.-.-b', 1, true) == nil)\n"
+		      "assert(s:find('\"status\":%s*\"(%w+)\"') == nil)"),
+		  DR_HOOK_OK, "");
+	CHECK_RUN(run("return ('x'):find('[a')"), DR_HOOK_FAILED,
+		  "x.lua:1: malformed pattern (missing ']')");
+	CHECK_RUN(run("return ('x'):rep(3):gsub('x', '%2')"), DR_HOOK_FAILED,
+		  "x.lua:1: invalid capture index %2");
+}
+
+TEST(pattern_cost)
+{
+	CHECK(dr_pattern_cost("aaaa", 4, "a", 1, 1) == 5);
+	CHECK(dr_pattern_cost("aaaa", 4, "^a", 2, 1) == 1);
+	CHECK(dr_pattern_cost("aaaa", 4, "^a", 2, 0) == 5);
+	CHECK(dr_pattern_cost("aab a", 5, "a*", 2, 1) == 6 * 3);
+	CHECK(dr_pattern_cost("aab a", 5, "[ab]+", 5, 1) == 6 * 4);
+	CHECK(dr_pattern_cost("aab a", 5, "[^a]-", 5, 1) == 6 * 3);
+	CHECK(dr_pattern_cost("aab a", 5, "%a*%s?", 6, 1) == 6 * 4 * 2);
+	CHECK(dr_pattern_cost("aab a", 5, "%A*", 3, 1) == 6 * 2);
+	CHECK(dr_pattern_cost("aab a", 5, "^(.-)%1$", 8, 1) == 6);
+	CHECK(dr_pattern_cost("aab a", 5, "%b()", 4, 1) == 36);
+	CHECK(dr_pattern_cost("aab a", 5, "%f[%a]%a+", 9, 1) == 6 * 4);
+	CHECK(dr_pattern_cost("aab a", 5, "[a", 2, 1) == 0);
+	CHECK(dr_pattern_cost("aab a", 5, "%", 1, 1) == 0);
+	CHECK(dr_pattern_cost("a]]", 3, "[]]*", 4, 1) == 4 * 3);
 }
 
 TEST(table_walk_bombs)
@@ -989,6 +1034,8 @@ int main(void)
 	RUN(log_flood);
 	RUN(output_overwrite_is_not_flood);
 	RUN(gsub_huge_replacement);
+	RUN(pattern_backtracking);
+	RUN(pattern_cost);
 	RUN(table_walk_bombs);
 	RUN(os_time_date_safe);
 	RUN(globals_fresh_per_hook);
