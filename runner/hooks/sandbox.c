@@ -51,6 +51,7 @@ static const char *const req_names[] = {
 	[DR_HOOK_REQ_HTTP] = "http",
 	[DR_HOOK_REQ_TCP] = "tcp",
 	[DR_HOOK_REQ_DNS] = "dns",
+	[DR_HOOK_REQ_SLICE] = "slice",
 };
 
 const char *dr_hook_status_name(dr_hook_status st)
@@ -198,6 +199,19 @@ void dr_hook_count_hook(lua_State *L, lua_Debug *ar)
 	}
 	if (h->stopping)
 		dr_hook_raise_stop(L);
+	/* Only the hook's own thread yields to the runner: a coroutine of
+	 * the script would hand the yield to the script instead. */
+	if (h->slice_left > h->o.count_interval) {
+		h->slice_left -= h->o.count_interval;
+	} else if (L == h->co && lua_isyieldable(L)) {
+		h->slice_left = h->o.slice_instr;
+		json_decref(h->req_params);
+		h->req_params = json_object();
+		h->req.kind = DR_HOOK_REQ_SLICE;
+		h->req.params = h->req_params;
+		h->has_req = 1;
+		lua_yield(L, 0);
+	}
 }
 
 static int panic_fn(lua_State *L)
@@ -568,6 +582,9 @@ int dr_hook_new(const dr_hook_opts *opts, dr_hook **out)
 		h->o.output_cap = DR_HOOK_DEFAULT_OUTPUT_CAP;
 	if (!h->o.count_interval)
 		h->o.count_interval = DR_HOOK_DEFAULT_COUNT_INTERVAL;
+	if (!h->o.slice_instr)
+		h->o.slice_instr = DR_HOOK_DEFAULT_SLICE_INSTR;
+	h->slice_left = h->o.slice_instr;
 	h->lua_dir = h->o.lua_dir ? dr_xstrdup(h->o.lua_dir) : NULL;
 	h->lua_dir_display = dr_xstrdup(h->o.lua_dir_display ? h->o.lua_dir_display : "lua");
 	h->o.lua_dir = h->lua_dir;
@@ -627,7 +644,7 @@ void dr_hook_free(dr_hook *h)
 	json_decref(h->tmp);
 	json_decref(h->outputs);
 	for (i = 0; i < h->nlines; i++)
-		free(h->lines[i].text);
+		free((char *)h->lines[i].text);
 	free(h->lines);
 	for (i = 0; i < h->nsecrets; i++)
 		free(h->secrets[i]);
@@ -756,8 +773,9 @@ static int run(dr_hook *h, int nargs)
 	}
 	switch (st) {
 	case LUA_YIELD:
-		if (h->has_req && nres == 1 &&
-		    lua_touserdata(h->co, -1) == (void *)&dr_hook_yield_key) {
+		if (h->has_req && ((nres == 1 &&
+		    lua_touserdata(h->co, -1) == (void *)&dr_hook_yield_key) ||
+		    (nres == 0 && h->req.kind == DR_HOOK_REQ_SLICE))) {
 			lua_pop(h->co, nres);
 			h->state = DR_HOOK_ST_YIELDED;
 			return DR_HOOK_YIELDED;
@@ -804,7 +822,7 @@ static int push_result(lua_State *L)
 	json_t *err;
 
 	lua_settop(L, 0);
-	if (pr->kind == DR_HOOK_REQ_SLEEP || !pr->result)
+	if (pr->kind == DR_HOOK_REQ_SLEEP || pr->kind == DR_HOOK_REQ_SLICE || !pr->result)
 		return 0;
 	err = json_object_get(pr->result, "error");
 	if (json_is_object(pr->result) && json_is_string(err)) {
@@ -823,15 +841,8 @@ int dr_hook_complete(dr_hook *h, const json_t *result)
 
 	if (h->state != DR_HOOK_ST_YIELDED)
 		return dr_error_set(DR_EINVAL, "hook is not waiting for a result");
-	if (dr_hook_now(h) >= h->deadline) {
-		char d[32], msg[128];
-
-		dr_format_duration(h->o.timeout_ms, d, sizeof(d));
-		snprintf(msg, sizeof(msg), "timeout (%s) exceeded while waiting for %s",
-			 d, dr_hook_req_name(h->req.kind));
-		finish(h, DR_HOOK_TIMEOUT, msg);
-		return DR_HOOK_DONE;
-	}
+	if (dr_hook_now(h) >= h->deadline)
+		return dr_hook_abort(h, DR_HOOK_TIMEOUT);
 	h->has_req = 0;
 	top = lua_gettop(h->L);
 	lua_pushcfunction(h->L, push_result);
@@ -858,7 +869,7 @@ int dr_hook_abort(dr_hook *h, dr_hook_status why)
 		return dr_error_set(DR_EINVAL, "hook already finished");
 	if (why == DR_HOOK_TIMEOUT) {
 		dr_format_duration(h->o.timeout_ms, d, sizeof(d));
-		if (h->state == DR_HOOK_ST_YIELDED)
+		if (h->state == DR_HOOK_ST_YIELDED && h->req.kind != DR_HOOK_REQ_SLICE)
 			snprintf(msg, sizeof(msg), "timeout (%s) exceeded while waiting for %s",
 				 d, dr_hook_req_name(h->req.kind));
 		else
@@ -892,14 +903,7 @@ size_t dr_hook_log_count(const dr_hook *h)
 
 const dr_hook_log_line *dr_hook_log_at(const dr_hook *h, size_t i)
 {
-	static dr_hook_log_line line;
-
-	if (i >= h->nlines)
-		return NULL;
-	line.unix_ms = h->lines[i].unix_ms;
-	line.level = h->lines[i].level;
-	line.text = h->lines[i].text;
-	return &line;
+	return i < h->nlines ? &h->lines[i] : NULL;
 }
 
 uint64_t dr_hook_instructions(const dr_hook *h)
@@ -945,7 +949,13 @@ int dr_hook_run_sync(dr_hook *h, dr_hook_serve_fn serve, void *ctx,
 	while (rc == DR_HOOK_YIELDED) {
 		const dr_hook_request *req = dr_hook_pending(h);
 		json_t *result = NULL;
-		int src = serve ? serve(ctx, h, req, &result) : DR_ENOTFOUND;
+		int src;
+
+		if (req->kind == DR_HOOK_REQ_SLICE) {
+			rc = dr_hook_complete(h, NULL);
+			continue;
+		}
+		src = serve ? serve(ctx, h, req, &result) : DR_ENOTFOUND;
 
 		if (src == DR_ENOTFOUND) {
 			json_decref(result);

@@ -12,7 +12,9 @@
  * (DR_HOOK_DONE, read the outcome) or waits (DR_HOOK_YIELDED): it then has
  * one pending request (sleep, http, tcp, dns) that the runner serves
  * asynchronously, and dr_hook_complete() hands the result back and runs the
- * hook on. The sync driver dr_hook_run_sync() does this in a loop for tests
+ * hook on. A hook that computes for long also yields, with a "slice"
+ * request, every slice_instr instructions (HAProxy's forced yield), so the
+ * loop keeps turning; the runner resumes it on the next turn. The sync driver dr_hook_run_sync() does this in a loop for tests
  * and `drplan hook test`.
  *
  * Limits, each with its own outcome status:
@@ -48,6 +50,9 @@ typedef struct dr_hook_opts {
 	uint64_t timeout_ms;     /* wall clock, waits included; 0: 10 minutes */
 	size_t output_cap;       /* log line text + output JSON; 0: 1 MiB */
 	unsigned count_interval; /* instructions between checks; 0: 1000 */
+	/* Instructions after which a busy hook yields a slice request so the
+	 * event loop is not held for long; 0: 1 million; UINT64_MAX: never. */
+	uint64_t slice_instr;
 	/* The repository's lua/ directory for require(); NULL: require fails. */
 	const char *lua_dir;
 	/* How lua_dir is shown in messages and chunk names; NULL: "lua". */
@@ -66,6 +71,7 @@ typedef struct dr_hook_opts {
 #define DR_HOOK_DEFAULT_TIMEOUT_MS 600000u
 #define DR_HOOK_DEFAULT_OUTPUT_CAP ((size_t)1 << 20)
 #define DR_HOOK_DEFAULT_COUNT_INTERVAL 1000u
+#define DR_HOOK_DEFAULT_SLICE_INSTR 1000000u
 
 typedef enum dr_hook_status {
 	DR_HOOK_OK,           /* the chunk returned */
@@ -94,10 +100,13 @@ typedef enum dr_hook_req_kind {
 	DR_HOOK_REQ_HTTP,  /* {"method","url","headers"{},"body"?,"timeout_ms"} */
 	DR_HOOK_REQ_TCP,   /* {"host","port","timeout_ms"} */
 	DR_HOOK_REQ_DNS,   /* {"name","type":"A"|"AAAA","timeout_ms"} */
+	/* The hook ran slice_instr instructions: let the loop serve others,
+	 * then resume it (result ignored) on the next turn. params {}. */
+	DR_HOOK_REQ_SLICE,
 	DR_HOOK__REQ_COUNT
 } dr_hook_req_kind;
 
-/* "sleep", "http", "tcp", "dns". */
+/* "sleep", "http", "tcp", "dns", "slice". */
 const char *dr_hook_req_name(dr_hook_req_kind k);
 
 /* What a yielded hook waits for. Valid until the next complete/abort. */

@@ -17,12 +17,6 @@ enum dr_hook_state {
 	DR_HOOK_ST_DONE,    /* outcome final, Lua state closed */
 };
 
-struct dr_hook_line {
-	uint64_t unix_ms;
-	const char *level; /* static */
-	char *text;
-};
-
 struct dr_hook {
 	dr_hook_opts o;          /* defaults filled in; strings owned below */
 	char *lua_dir, *lua_dir_display;
@@ -35,7 +29,7 @@ struct dr_hook {
 
 	size_t mem_used, mem_peak;
 	int enforce;             /* caps apply only while the script runs */
-	uint64_t instr;
+	uint64_t instr, slice_left; /* slice_left: until the next slice yield */
 	uint64_t start, deadline, fake_ms;
 
 	int stopping;            /* a limit or drplan.fail(): unwind everything */
@@ -52,7 +46,7 @@ struct dr_hook {
 
 	json_t *outputs;
 	size_t out_bytes;        /* log text + output JSON, against output_cap */
-	struct dr_hook_line *lines;
+	dr_hook_log_line *lines;  /* text owned (allocated), level static */
 	size_t nlines, alines;
 	char **secrets;          /* values read with drplan.env() */
 	size_t nsecrets, asecrets;

@@ -695,6 +695,16 @@ TEST(gc_metamethod_refused)
 		  "x.lua:1: setmetatable: __gc metamethods are not allowed in hooks");
 }
 
+TEST(gc_metamethod_added_later)
+{
+	/* Lua 5.4 marks an object for finalization only if __gc is present
+	 * when the metatable is set; adding it later must stay inert. */
+	CHECK_RUN(run("local mt = {} local t = setmetatable({}, mt)\n"
+		      "mt.__gc = function() while true do end end t = nil\n"
+		      "for i = 1, 200000 do local x = {i} end"),
+		  DR_HOOK_OK, "");
+}
+
 TEST(string_rep_bomb)
 {
 	CHECK_RUN(run_small("local s = string.rep('x', 1 << 30)"), DR_HOOK_MEM_LIMIT,
@@ -961,6 +971,49 @@ TEST(abort_while_waiting)
 	dr_hook_free(h);
 }
 
+TEST(slices)
+{
+	dr_hook_opts o = base_opts();
+	dr_hook *h;
+	const char *src = "local x = 0 for i = 1, 1000000 do x = x + i end drplan.output('x', x)";
+	int rc, slices = 0;
+
+	o.slice_instr = 100000;
+	CHECK_INT(dr_hook_new(&o, &h), 0);
+	CHECK_INT(dr_hook_load_string(h, "x.lua", src, strlen(src)), 0);
+	for (rc = dr_hook_start(h); rc == DR_HOOK_YIELDED; rc = dr_hook_complete(h, NULL)) {
+		CHECK_STR(dr_hook_req_name(dr_hook_pending(h)->kind), "slice");
+		slices++;
+	}
+	CHECK_INT(rc, DR_HOOK_DONE);
+	CHECK_STR(dr_hook_outcome_get(h)->message, "");
+	CHECK_INT(json_integer_value(json_object_get(dr_hook_outputs(h), "x")), 500000500000);
+	/* Two VM instructions per iteration (ADD, FORLOOP): 2 million in
+	 * slices of 100000. */
+	CHECK_INT(slices, 20);
+	dr_hook_free(h);
+
+	/* Slices come only from the hook's own thread, never from inside a
+	 * coroutine of the script or a C call. */
+	o.slice_instr = 1000;
+	CHECK_RUN(run_opts("local co = coroutine.wrap(function() for i = 1, 100000 do end return 7 end)\n"
+			   "local t = {} for i = 1, 300 do t[i] = -i end\n"
+			   "table.sort(t, function(a, b) for j = 1, 100 do end return a < b end)\n"
+			   "assert(co() == 7 and t[1] == -300)", &o, NULL, NULL),
+		  DR_HOOK_OK, "");
+
+	/* The deadline passing between slices reads as a plain timeout. */
+	o.slice_instr = 10000;
+	o.timeout_ms = 1000;
+	CHECK_INT(dr_hook_new(&o, &h), 0);
+	CHECK_INT(dr_hook_load_string(h, "x.lua", "while true do end", 17), 0);
+	CHECK_INT(dr_hook_start(h), DR_HOOK_YIELDED);
+	fake_now += 1000;
+	CHECK_INT(dr_hook_complete(h, NULL), DR_HOOK_DONE);
+	CHECK_STR(dr_hook_outcome_get(h)->message, "timeout (1s) exceeded");
+	dr_hook_free(h);
+}
+
 TEST(memory_released)
 {
 	dr_hook_opts o = base_opts();
@@ -1015,6 +1068,7 @@ int main(void)
 	RUN(no_debug);
 	RUN(collectgarbage_restricted);
 	RUN(gc_metamethod_refused);
+	RUN(gc_metamethod_added_later);
 	RUN(string_rep_bomb);
 	RUN(string_doubling_bomb);
 	RUN(table_growth_bomb);
@@ -1040,6 +1094,7 @@ int main(void)
 	RUN(os_time_date_safe);
 	RUN(globals_fresh_per_hook);
 	RUN(abort_while_waiting);
+	RUN(slices);
 	RUN(memory_released);
 	cleanup_files();
 	return test_summary();
