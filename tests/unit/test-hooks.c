@@ -412,6 +412,20 @@ TEST(sleep_fake_clock)
 		  "x.lua:1: bad argument #1 to 'sleep' (number expected, got string)");
 }
 
+TEST(xpcall_still_works)
+{
+	struct result r = run("local ok, e = xpcall(error, function(m) return 'handled: ' .. m end, 'x', 0)\n"
+			      "local ok2, v = xpcall(function(a) drplan.sleep(1) return a * 2 end, print, 21)\n"
+			      "drplan.output('r', {ok, e, ok2, v})\n"
+			      "xpcall(drplan.fail, function() drplan.output('handler ran', true) end, 'stop')\n");
+
+	CHECK_RUN(r, DR_HOOK_FAILED, "stop");
+	CHECK_STR(r.outputs, "{\"r\":[false,\"handled: x\",true,42]}");
+	CHECK_INT(r.fake_ms, 1000);
+	CHECK_RUN(run("xpcall(print)"), DR_HOOK_FAILED,
+		  "x.lua:1: bad argument #2 to 'xpcall' (function expected, got no value)");
+}
+
 TEST(timeout_while_sleeping)
 {
 	dr_hook_opts o = base_opts();
@@ -1045,6 +1059,7 @@ int main(void)
 	RUN(json);
 	RUN(env_allow_list);
 	RUN(sleep_fake_clock);
+	RUN(xpcall_still_works);
 	RUN(timeout_while_sleeping);
 	RUN(sleep_in_metamethod);
 	RUN(network_requests);
