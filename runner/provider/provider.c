@@ -298,6 +298,11 @@ int dr_provider_find_jobs(dr_provider *p, const char *item, int64_t since_ms,
 	return p->ops->find_jobs(p, item, since_ms, cb, ud);
 }
 
+int64_t dr_provider_now(dr_provider *p)
+{
+	return p->ops->now_ms ? p->ops->now_ms(p) : dr_wall_ms();
+}
+
 int dr_provider_list_recovery_points(dr_provider *p, const char *item,
 				     dr_prov_points_cb cb, void *ud)
 {

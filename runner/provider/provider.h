@@ -205,6 +205,8 @@ typedef struct dr_provider_ops {
 			 dr_prov_jobs_cb cb, void *ud);
 	int (*list_recovery_points)(dr_provider *p, const char *item,
 				    dr_prov_points_cb cb, void *ud);
+	/* The provider's clock in Unix ms; NULL: the wall clock. */
+	int64_t (*now_ms)(dr_provider *p);
 	void (*free)(dr_provider *p);
 } dr_provider_ops;
 
@@ -233,7 +235,18 @@ int dr_provider_start(dr_provider *p, const dr_op_request *req,
 /* The job's state, tasks and errors. */
 int dr_provider_poll(dr_provider *p, const char *job_id, dr_prov_job_cb cb,
 		     void *ud);
-/* The item's jobs that started at or after since_ms (Unix ms), oldest first. */
+/*
+ * The provider's clock (Unix ms): the wall clock for azure, model time for
+ * the simulator (which may run faster than the wall clock). Job, task and
+ * point times are on this clock; take find_jobs' since_ms from it too.
+ */
+int64_t dr_provider_now(dr_provider *p);
+/*
+ * The item's jobs that started at or after since_ms (provider clock), oldest
+ * first. To settle an intent record whose job id was never journalled, note
+ * dr_provider_now() in the intent and pass it here, or pass 0 and match the
+ * intent's client_request_id.
+ */
 int dr_provider_find_jobs(dr_provider *p, const char *item, int64_t since_ms,
 			  dr_prov_jobs_cb cb, void *ud);
 /* The item's recovery points, newest first. */

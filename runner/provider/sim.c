@@ -1495,6 +1495,11 @@ static int sim_points(dr_provider *p, const char *item, dr_prov_points_cb cb,
 	return 0;
 }
 
+static int64_t sim_now(dr_provider *p)
+{
+	return model_now(sim_of(p));
+}
+
 static void sim_free_provider(dr_provider *p)
 {
 	dr_sim_free(sim_of(p));
@@ -1507,6 +1512,7 @@ static const dr_provider_ops sim_ops = {
 	.poll = sim_poll,
 	.find_jobs = sim_find_jobs,
 	.list_recovery_points = sim_points,
+	.now_ms = sim_now,
 	.free = sim_free_provider,
 };
 

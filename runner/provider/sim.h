@@ -19,7 +19,8 @@
  * provider face (borrowed, same lifetime). dr_sim_free() and
  * dr_provider_free(dr_sim_provider(s)) are the same thing.
  * dr_provider_open("sim", ...) returns a provider that owns its simulator;
- * dr_provider_sim() gets at it for save, load and plan sync.
+ * dr_provider_sim() gets at it for save, load and plan sync. The simulator
+ * keeps timers on the loop: free it before the loop.
  */
 #ifndef DR_SIM_H
 #define DR_SIM_H

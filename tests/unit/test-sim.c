@@ -1158,6 +1158,7 @@ TEST(provider_open_and_free_in_flight)
 	CHECK_STR(dr_provider_name(p), "sim");
 	CHECK(dr_provider_sim(p) != NULL);
 	CHECK_INT(dr_sim_now(dr_provider_sim(p)), EPOCH);
+	CHECK_INT(dr_provider_now(p), EPOCH);
 	{
 		dr_machine m = machine("z", DR_SRC_VMWARE, DR_OS_WINDOWS);
 
