@@ -494,7 +494,9 @@ static void settle(dr_sim *s)
 		dr_loop_timer_cancel(s->loop, it->sync_timer);
 		it->sync_timer = NULL;
 		it->st = it->st == ST_FB_SYNCING ? ST_FB_PROTECTED : ST_PROTECTED;
-		it->repl_start = it->sync_end;
+		/* Initial replication ends with a first, processed, app-consistent
+		 * point, so a protected item always has one to fail over to. */
+		it->repl_start = it->sync_end - (int64_t)s->o.pending_ms;
 	}
 }
 

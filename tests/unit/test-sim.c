@@ -684,13 +684,15 @@ TEST(life_cycle)
 	CHECK_STR(js(R.json, "protectionState"), "Protected");
 	CHECK_STR(js(R.json, "activeLocation"), "Primary");
 	CHECK_STR(R.allowed, "TestFailover,UnplannedFailover,DisableProtection");
-	/* Replication restarted at 01:45: the first points come after it. */
-	CHECK_STR(js(R.json, "lastRecoveryPoint.id"), "");
+	/* Initial replication ended at 01:45 with a first point. */
+	CHECK_STR(js(R.json, "lastRecoveryPoint.id"), "rp-20261125T014230Z");
+	CHECK_STR(js(R.json, "lastRecoveryPoint.recoveryPointType"),
+		  "ApplicationConsistent");
 	dr_loop_advance(L, 10 * MIN);
 	CHECK_INT(get_item("app01"), 0);
-	CHECK_STR(js(R.json, "lastRecoveryPoint.id"), "rp-20261125T015000Z");
+	CHECK_STR(js(R.json, "lastRecoveryPoint.id"), "rp-20261125T015230Z");
 	CHECK_STR(js(R.json, "lastAppConsistentRecoveryPoint.id"),
-		  "rp-20261125T014500Z");
+		  "rp-20261125T014230Z");
 
 	CHECK_INT(dr_sim_op_count(S, "app01", DR_PREQ_UNPLANNED_FAILOVER), 1);
 	CHECK_INT(dr_sim_op_count(S, "app01", DR_PREQ_APPLY_RECOVERY_POINT), 1);
@@ -1117,6 +1119,74 @@ TEST(sync_plan)
 	teardown();
 }
 
+/*
+ * At every stable stage of the life cycle, every operation is accepted
+ * exactly when the item lists it in allowedOperations. Each try runs on a
+ * copy of the state made with save and load.
+ */
+TEST(allowed_operations_are_the_truth)
+{
+	static const dr_preq_kind path[] = {
+		DR_PREQ_TEST_FAILOVER, DR_PREQ_TEST_FAILOVER_CLEANUP,
+		DR_PREQ_UNPLANNED_FAILOVER, DR_PREQ_APPLY_RECOVERY_POINT,
+		DR_PREQ_COMMIT, DR_PREQ_REPROTECT, DR_PREQ_PLANNED_FAILOVER,
+		DR_PREQ_CANCEL_FAILOVER, DR_PREQ_PLANNED_FAILOVER, DR_PREQ_COMMIT,
+		DR_PREQ_REPROTECT,
+	};
+	size_t step;
+	int k, stages_seen = 0, mismatches = 0;
+	char id[64];
+
+	setup(0);
+	add("m");
+	for (step = 0; step <= DR_ARRAY_SIZE(path); step++) {
+		json_t *state;
+		char allowed[300];
+		dr_op_request q;
+
+		run_all(); /* past any initial replication */
+		CHECK_INT(get_item("m"), 0);
+		snprintf(allowed, sizeof(allowed), ",%s,", R.allowed);
+		CHECK_INT(dr_sim_save(S, &state), 0);
+		for (k = 0; k < DR_PREQ__COUNT; k++) {
+			char want[64];
+			bool listed;
+			int rc;
+
+			snprintf(want, sizeof(want), ",%s,",
+				 dr_preq_kind_asr_op((dr_preq_kind)k));
+			listed = strstr(allowed, want) != NULL;
+			CHECK_INT(dr_sim_load(S, state), 0);
+			q = req((dr_preq_kind)k, "m");
+			rc = start(&q);
+			if ((rc == 0) != listed) {
+				fprintf(stderr, "step %zu: %s rc %d, allowed %s\n",
+					step, dr_preq_kind_name((dr_preq_kind)k), rc,
+					allowed);
+				mismatches++;
+			}
+			if (!listed)
+				CHECK_STR(R.code, "OperationNotAllowed");
+		}
+		CHECK_INT(dr_sim_load(S, state), 0);
+		json_decref(state);
+		stages_seen++;
+		if (step == DR_ARRAY_SIZE(path))
+			break;
+		q = req(path[step], "m");
+		run_op(&q, id);
+		CHECK_STR(js(R.json, "state"), "Succeeded");
+	}
+	CHECK_INT(mismatches, 0);
+	CHECK_INT(stages_seen, 12);
+	/* Back where it began. */
+	CHECK_INT(get_item("m"), 0);
+	CHECK_STR(js(R.json, "instanceType"), "InMageRcm");
+	CHECK_STR(R.allowed, "TestFailover,UnplannedFailover,DisableProtection");
+	reset();
+	teardown();
+}
+
 static int cb_calls;
 
 static void count_item(void *ud, int rc, const dr_prov_item *it,
@@ -1194,6 +1264,7 @@ int main(void)
 	RUN(load_completes_overdue_jobs);
 	RUN(load_rejects_bad_state);
 	RUN(sync_plan);
+	RUN(allowed_operations_are_the_truth);
 	RUN(provider_open_and_free_in_flight);
 	return test_summary();
 }
