@@ -186,7 +186,7 @@ struct dr_sim {
 	dr_sim_opts o;
 	int64_t epoch;        /* model time at loop_base */
 	uint64_t loop_base;
-	int64_t floor;        /* model time never reads below this */
+	int64_t floor;        /* scale 0: model time, moved by events */
 	sim_item **items;
 	size_t nitems, aitems;
 	sim_job **jobs;
@@ -223,6 +223,22 @@ static int64_t model_now(dr_sim *s)
 		d += (int64_t)((double)(dr_loop_now(s->loop) - s->loop_base) /
 			       s->o.scale);
 	return d > s->floor ? d : s->floor;
+}
+
+/*
+ * Move model time forward to t. At scale 0 model time only moves this way;
+ * otherwise the epoch shifts, so time keeps flowing from t at the same rate.
+ */
+static void advance_model_to(dr_sim *s, int64_t t)
+{
+	int64_t now = model_now(s);
+
+	if (t <= now)
+		return;
+	if (s->o.scale > 0)
+		s->epoch += t - now;
+	else
+		s->floor = t;
 }
 
 /* Loop milliseconds for a model duration (rounded up, so timers are late). */
@@ -358,8 +374,7 @@ static void on_job_timer(dr_loop *loop, void *ud)
 
 	(void)loop;
 	j->timer = NULL;
-	if (j->end > s->floor)
-		s->floor = j->end;
+	advance_model_to(s, j->end);
 	settle(s);
 }
 
@@ -370,8 +385,7 @@ static void on_sync_timer(dr_loop *loop, void *ud)
 
 	(void)loop;
 	it->sync_timer = NULL;
-	if (it->sync_end > s->floor)
-		s->floor = it->sync_end;
+	advance_model_to(s, it->sync_end);
 	settle(s);
 }
 
@@ -2145,8 +2159,7 @@ int dr_sim_load(dr_sim *s, const json_t *state)
 	s->rng = tmp.rng;
 	for (i = 0; i < s->nitems; i++)
 		s->items[i]->s = s;
-	if (now > s->floor)
-		s->floor = now;
+	advance_model_to(s, now);
 	for (i = 0; i < s->njobs; i++) {
 		s->jobs[i]->s = s;
 		if (!s->jobs[i]->settled)

@@ -994,6 +994,9 @@ TEST(save_load_mid_operation)
 	/* The failover ends 6 min after it began: 260 s more. */
 	run_all();
 	CHECK_INT(dr_loop_now(L), 260 * 1000);
+	CHECK_INT(dr_sim_now(S), EPOCH + 360 * 1000);
+	dr_loop_advance(L, 10 * 1000); /* model time flows on from there */
+	CHECK_INT(dr_sim_now(S), EPOCH + 370 * 1000);
 	CHECK_INT(poll_job(id), 0);
 	CHECK_STR(js(R.json, "state"), "Succeeded");
 	CHECK_STR(js(R.json, "endTime"), "2026-11-25T00:06:00.000Z");
