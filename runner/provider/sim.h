@@ -122,4 +122,28 @@ int dr_sim_save(dr_sim *s, json_t **out);
  */
 int dr_sim_load(dr_sim *s, const json_t *state);
 
+/* Where the simulator's state lives in the state store by default. */
+#define DR_SIM_STATE_KEY "sim/state.json"
+
+struct dr_store;
+
+/*
+ * Load the state saved at key (DR_SIM_STATE_KEY) of store. When nothing is
+ * saved yet, returns 0 and leaves the simulator as it is (*version NULL).
+ * On success *version (if not NULL) receives the object's version for the
+ * next save; caller frees. Errors: the store's, or DR_EINVAL for a state
+ * that does not parse or load.
+ */
+int dr_sim_load_store(dr_sim *s, struct dr_store *store, const char *key,
+		      char **version);
+
+/*
+ * Save the state at key with one atomic dr_store_put(). if_match: the
+ * version from the last load or save, "" when the object must not exist,
+ * NULL to overwrite blindly. DR_ECONFLICT when another process saved in
+ * between. *new_version as for dr_store_put().
+ */
+int dr_sim_save_store(dr_sim *s, struct dr_store *store, const char *key,
+		      const char *if_match, char **new_version);
+
 #endif
