@@ -410,7 +410,7 @@ TEST(drill)
 	CHECK_INT(get_item("app01"), 0);
 	CHECK_STR(js(R.json, "testFailoverState"), "MarkedForDeletion");
 	run_all();
-	CHECK_INT(dr_loop_now(L), 7 * MIN);
+	CHECK_INT(dr_loop_now(L), 8 * MIN);
 	CHECK_INT(get_item("app01"), 0);
 	CHECK_STR(js(R.json, "testFailoverState"), "None");
 	CHECK_STR(R.allowed, "TestFailover,UnplannedFailover,DisableProtection");
