@@ -198,6 +198,44 @@ TEST(fd_watch_no_interest)
 	dr_loop_free(l);
 }
 
+struct wr_ctx {
+	dr_watch *w;
+	int writes;
+};
+
+/* Writable once: then turn write interest off, as curl does when idle. */
+static void on_writable(dr_loop *l, int fd, unsigned revents, void *ud)
+{
+	struct wr_ctx *c = ud;
+
+	CHECK(revents & DR_LOOP_WRITE);
+	CHECK_INT(write(fd, "x", 1), 1);
+	c->writes++;
+	dr_loop_watch_set(l, c->w, 0);
+}
+
+TEST(fd_watch_interest_change)
+{
+	dr_loop *l;
+	int fds[2];
+	struct wr_ctx c = { 0 };
+	char b;
+
+	CHECK_INT(dr_loop_new(NULL, &l), 0);
+	CHECK_INT(pipe(fds), 0);
+	c.w = dr_loop_watch(l, fds[1], DR_LOOP_WRITE, on_writable, &c);
+	CHECK_INT(dr_loop_run(l), 0); /* no interest left: out of work */
+	CHECK_INT(c.writes, 1);
+	CHECK_INT(read(fds[0], &b, 1), 1);
+	dr_loop_watch_set(l, c.w, DR_LOOP_WRITE);
+	CHECK_INT(dr_loop_run(l), 0);
+	CHECK_INT(c.writes, 2);
+	dr_loop_watch_remove(l, c.w);
+	close(fds[0]);
+	close(fds[1]);
+	dr_loop_free(l);
+}
+
 static void raise_int(dr_loop *l, void *ud)
 {
 	(void)l;
@@ -281,6 +319,7 @@ int main(void)
 	RUN(defer);
 	RUN(fd_watch);
 	RUN(fd_watch_no_interest);
+	RUN(fd_watch_interest_change);
 	RUN(stop_from_signal);
 	RUN(stop_and_resume);
 	RUN(many_timers_heap);

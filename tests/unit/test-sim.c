@@ -1249,6 +1249,96 @@ TEST(state_store_round_trip)
 	}
 }
 
+/*
+ * The executor's pattern on the real clock: start, then poll again after
+ * poll_after_ms until the job is done, for several machines at once.
+ */
+struct driver {
+	dr_provider *p;
+	dr_loop *l;
+	const char *item;
+	char job[64];
+	char final[32];
+	int polls;
+};
+
+static void drv_poll(dr_loop *l, void *ud);
+
+static void drv_on_job(void *ud, int rc, const dr_prov_job *j,
+		       const dr_prov_error *e)
+{
+	struct driver *d = ud;
+
+	(void)e;
+	d->polls++;
+	if (rc < 0 || dr_prov_job_done(j)) {
+		snprintf(d->final, sizeof(d->final), "%s", rc < 0 ? "error" : j->state);
+		return;
+	}
+	dr_loop_timer(d->l, j->poll_after_ms, drv_poll, d);
+}
+
+static void drv_poll(dr_loop *l, void *ud)
+{
+	struct driver *d = ud;
+
+	(void)l;
+	CHECK_INT(dr_provider_poll(d->p, d->job, drv_on_job, d), 0);
+}
+
+static void drv_on_start(void *ud, int rc, const char *id,
+			 const dr_prov_error *e)
+{
+	struct driver *d = ud;
+
+	(void)e;
+	if (rc < 0) {
+		snprintf(d->final, sizeof(d->final), "refused");
+		return;
+	}
+	snprintf(d->job, sizeof(d->job), "%s", id);
+	drv_poll(d->l, d);
+}
+
+TEST(real_clock_concurrent_failovers)
+{
+	static const char *names[] = { "w1", "w2", "phys" };
+	struct driver d[3];
+	dr_sim_opts o;
+	dr_loop *l;
+	dr_sim *s;
+	int64_t w0 = dr_wall_ms();
+	size_t i;
+
+	CHECK_INT(dr_loop_new(NULL, &l), 0);
+	dr_sim_opts_init(&o);
+	o.scale = 0.0001; /* 6 min -> 36 ms, 15 min -> 90 ms */
+	CHECK_INT(dr_sim_new(l, &o, &s), 0);
+	for (i = 0; i < 3; i++) {
+		dr_machine m = machine(names[i], i == 2 ? DR_SRC_PHYSICAL
+							: DR_SRC_VMWARE,
+				       DR_OS_WINDOWS);
+		dr_op_request q = req(DR_PREQ_UNPLANNED_FAILOVER, names[i]);
+
+		CHECK_INT(dr_sim_add_item(s, &m), 0);
+		memset(&d[i], 0, sizeof(d[i]));
+		d[i].p = dr_sim_provider(s);
+		d[i].l = l;
+		d[i].item = names[i];
+		CHECK_INT(dr_provider_start(d[i].p, &q, drv_on_start, &d[i]), 0);
+	}
+	CHECK_INT(dr_loop_run(l), 0);
+	for (i = 0; i < 3; i++) {
+		CHECK_STR(d[i].final, "Succeeded");
+		CHECK(d[i].polls >= 2);
+	}
+	/* Model time ran 15 min (the physical server's extra step). */
+	CHECK(dr_sim_now(s) - (w0 + 15 * MIN) >= 0);
+	CHECK(dr_wall_ms() - w0 < 5000);
+	dr_sim_free(s);
+	dr_loop_free(l);
+}
+
 static int cb_calls;
 
 static void count_item(void *ud, int rc, const dr_prov_item *it,
@@ -1328,6 +1418,7 @@ int main(void)
 	RUN(sync_plan);
 	RUN(allowed_operations_are_the_truth);
 	RUN(state_store_round_trip);
+	RUN(real_clock_concurrent_failovers);
 	RUN(provider_open_and_free_in_flight);
 	return test_summary();
 }
