@@ -91,6 +91,21 @@ static const struct stage_info {
 			    "None", { "DisableProtection" } },
 };
 
+/* Where each stage may go (bit per target stage); set_stage() checks it. */
+#define TO(st) (1u << (st))
+static const unsigned stage_next[ST__COUNT] = {
+	[ST_PROTECTED] = TO(ST_TEST_FAILED_OVER) | TO(ST_FAILED_OVER),
+	[ST_TEST_FAILED_OVER] = TO(ST_PROTECTED),
+	[ST_FAILED_OVER] = TO(ST_COMMITTED),
+	[ST_COMMITTED] = TO(ST_FB_SYNCING),
+	[ST_FB_SYNCING] = TO(ST_FB_PROTECTED),
+	[ST_FB_PROTECTED] = TO(ST_FAILED_BACK),
+	[ST_FAILED_BACK] = TO(ST_FB_COMMITTED) | TO(ST_FB_PROTECTED),
+	[ST_FB_COMMITTED] = TO(ST_AZ_SYNCING),
+	[ST_AZ_SYNCING] = TO(ST_PROTECTED),
+};
+#undef TO
+
 /* ---- task durations (docs/simulator.md, table "Durations") ---- */
 
 #define D_PREREQ (30 * 1000)
@@ -289,6 +304,17 @@ static sim_job *find_job(const dr_sim *s, const char *id)
 	return NULL;
 }
 
+/* The one place an item changes stage; an illegal change is a bug in sim.c. */
+static void set_stage(sim_item *it, stage to)
+{
+	if (!(stage_next[it->st] & (1u << to))) {
+		fprintf(stderr, "sim: illegal stage change %s -> %s for '%s'\n",
+			stages[it->st].name, stages[to].name, it->name);
+		abort();
+	}
+	it->st = to;
+}
+
 /* ---- recovery points ---- */
 
 /*
@@ -420,17 +446,17 @@ static void apply_job(dr_sim *s, sim_job *j)
 
 	switch (j->kind) {
 	case DR_PREQ_TEST_FAILOVER:
-		it->st = ST_TEST_FAILED_OVER;
+		set_stage(it, ST_TEST_FAILED_OVER);
 		it->has_fo = true;
 		it->fo_point = j->point;
 		it->fo_rpo_s = j->rpo_s;
 		it->fo_request = j->accept;
 		break;
 	case DR_PREQ_TEST_FAILOVER_CLEANUP:
-		it->st = ST_PROTECTED;
+		set_stage(it, ST_PROTECTED);
 		break;
 	case DR_PREQ_UNPLANNED_FAILOVER:
-		it->st = ST_FAILED_OVER;
+		set_stage(it, ST_FAILED_OVER);
 		it->frozen_at = j->accept;
 		it->extra_pt = 0;
 		/* `latest` made a point of the pending data; it stays listed. */
@@ -449,17 +475,17 @@ static void apply_job(dr_sim *s, sim_job *j)
 		it->fo_rpo_s = j->rpo_s;
 		break;
 	case DR_PREQ_COMMIT:
-		it->st = it->st == ST_FAILED_BACK ? ST_FB_COMMITTED : ST_COMMITTED;
+		set_stage(it, it->st == ST_FAILED_BACK ? ST_FB_COMMITTED : ST_COMMITTED);
 		it->committed = true;
 		it->extra_pt = 0;
 		break;
 	case DR_PREQ_REPROTECT:
-		it->st = it->st == ST_COMMITTED ? ST_FB_SYNCING : ST_AZ_SYNCING;
+		set_stage(it, it->st == ST_COMMITTED ? ST_FB_SYNCING : ST_AZ_SYNCING);
 		it->sync_end = j->end + (int64_t)s->o.initial_sync_ms;
 		schedule_sync(s, it);
 		break;
 	case DR_PREQ_PLANNED_FAILOVER:
-		it->st = ST_FAILED_BACK;
+		set_stage(it, ST_FAILED_BACK);
 		it->frozen_at = j->accept;
 		it->extra_pt = j->point.t;
 		it->extra_type = j->point.type;
@@ -470,7 +496,7 @@ static void apply_job(dr_sim *s, sim_job *j)
 		it->committed = false;
 		break;
 	case DR_PREQ_CANCEL_FAILOVER:
-		it->st = ST_FB_PROTECTED;
+		set_stage(it, ST_FB_PROTECTED);
 		it->extra_pt = 0;
 		break;
 	case DR_PREQ__COUNT:
@@ -507,7 +533,7 @@ static void settle(dr_sim *s)
 			continue;
 		dr_loop_timer_cancel(s->loop, it->sync_timer);
 		it->sync_timer = NULL;
-		it->st = it->st == ST_FB_SYNCING ? ST_FB_PROTECTED : ST_PROTECTED;
+		set_stage(it, it->st == ST_FB_SYNCING ? ST_FB_PROTECTED : ST_PROTECTED);
 		/* Initial replication ends with a first, processed, app-consistent
 		 * point, so a protected item always has one to fail over to. */
 		it->repl_start = it->sync_end - (int64_t)s->o.pending_ms;
