@@ -25,6 +25,8 @@
 #include <time.h>
 
 #define MIN_MS (60 * 1000)
+/* Model times: from 1970 to the end of year 9999. */
+#define MAX_MS 253402300799999LL
 #define MAX_TASKS 8
 
 /* ---- the life cycle ---- */
@@ -1659,11 +1661,19 @@ int dr_sim_new(dr_loop *loop, const dr_sim_opts *opts, dr_sim **out)
 	}
 	if (!(opts->scale >= 0) || isinf(opts->scale))
 		return dr_error_set(DR_EINVAL, "sim: scale must be a number >= 0");
-	if (opts->crash_interval_ms == 0 || opts->app_interval_ms == 0 ||
+	if (opts->crash_interval_ms < 1000 || opts->app_interval_ms == 0 ||
 	    opts->app_interval_ms % opts->crash_interval_ms)
-		return dr_error_set(DR_EINVAL, "sim: the app-consistent interval "
-				    "must be a non-zero multiple of the "
-				    "crash-consistent interval");
+		return dr_error_set(DR_EINVAL, "sim: the crash-consistent interval "
+				    "must be at least 1 s and the app-consistent "
+				    "interval a multiple of it");
+	/* Bounds keep point lists and time arithmetic small. */
+	if (opts->retention_ms / opts->crash_interval_ms > 1000000 ||
+	    opts->history_ms > 3650ull * 86400000 ||
+	    opts->pending_ms > 86400000 || opts->latest_lag_ms > 86400000 ||
+	    opts->initial_sync_ms > 3650ull * 86400000 ||
+	    opts->epoch_ms < 0 || opts->epoch_ms > MAX_MS)
+		return dr_error_set(DR_EINVAL, "sim: an option is out of range "
+				    "(see docs/simulator.md)");
 	s = dr_xcalloc(1, sizeof(*s));
 	s->prov.ops = &sim_ops;
 	s->prov.impl = s;
@@ -1901,6 +1911,11 @@ int dr_sim_save(dr_sim *s, json_t **out)
 	return 0;
 }
 
+static bool ms_ok(json_int_t t)
+{
+	return t >= 0 && t <= MAX_MS;
+}
+
 /* A string or null; anything else is an error. */
 static int nullable_str(const json_t *v, const char **out)
 {
@@ -1923,6 +1938,9 @@ static int load_point(const json_t *j, sim_point *p, const char *what)
 	if (json_unpack_ex((json_t *)j, &e, JSON_STRICT, "{s:I, s:s}", "timeMs",
 			   &t, "type", &type) < 0)
 		return dr_error_set(DR_EINVAL, "sim state: %s: %s", what, e.text);
+	if (!ms_ok(t))
+		return dr_error_set(DR_EINVAL, "sim state: %s: time out of range",
+				    what);
 	p->t = t;
 	if (!strcmp(type, "ApplicationConsistent"))
 		p->type = DR_POINT_APP_CONSISTENT;
@@ -1974,6 +1992,9 @@ static int load_item(dr_sim *s, const json_t *o, sim_item **out)
 				    name);
 	if (find_item(s, name, NULL))
 		return dr_error_set(DR_EINVAL, "sim state: item '%s' twice", name);
+	if (!ms_ok(repl) || !ms_ok(frozen) || !ms_ok(sync_end))
+		return dr_error_set(DR_EINVAL, "sim state: item '%s': time out of "
+				    "range", name);
 	it = new_item(s, name);
 	it->physical = physical;
 	it->extra_reason = dup_or_null(extra);
@@ -2006,6 +2027,9 @@ static int load_item(dr_sim *s, const json_t *o, sim_item **out)
 					    "failover: %s", name, e.text);
 		if (load_point(pt, &it->fo_point, "failover point") < 0)
 			return DR_EINVAL;
+		if (!ms_ok(req))
+			return dr_error_set(DR_EINVAL, "sim state: item '%s': "
+					    "failover: time out of range", name);
 		it->has_fo = true;
 		it->fo_rpo_s = rpo;
 		it->fo_request = req;
@@ -2059,6 +2083,9 @@ static int load_job(dr_sim *s, const json_t *o, const char **item_out)
 	if (dr_preq_kind_parse(op, &kind) < 0)
 		return dr_error_set(DR_EINVAL, "sim state: job '%s': unknown "
 				    "operation '%s'", id, op);
+	if (!ms_ok(accept) || !ms_ok(end) || end < accept)
+		return dr_error_set(DR_EINVAL, "sim state: job '%s': times out of "
+				    "range", id);
 	if (strlen(id) >= sizeof(j->id) || find_job(s, id))
 		return dr_error_set(DR_EINVAL, "sim state: bad or repeated job id "
 				    "'%s'", id);
@@ -2094,6 +2121,9 @@ static int load_job(dr_sim *s, const json_t *o, const char **item_out)
 				   &name, "startMs", &ts, "endMs", &te) < 0)
 			return dr_error_set(DR_EINVAL, "sim state: job '%s': task: "
 					    "%s", id, e.text);
+		if (!ms_ok(ts) || !ms_ok(te) || te < ts)
+			return dr_error_set(DR_EINVAL, "sim state: job '%s': task "
+					    "times out of range", id);
 		j->tasks[i].name = dr_xstrdup(name);
 		j->tasks[i].start = ts;
 		j->tasks[i].end = te;
@@ -2125,6 +2155,9 @@ int dr_sim_load(dr_sim *s, const json_t *state)
 			   "modelNowMs", &now, "seq", &seq, "rng", &rng, "items",
 			   &items, "jobs", &jobs) < 0)
 		return dr_error_set(DR_EINVAL, "sim state: %s", e.text);
+	if (!ms_ok(now) || seq < 0)
+		return dr_error_set(DR_EINVAL, "sim state: modelNowMs or seq out "
+				    "of range");
 	if (strcmp(fmt, SAVE_FORMAT))
 		return dr_error_set(DR_EINVAL, "sim state: format '%s', expected "
 				    "'%s'", fmt, SAVE_FORMAT);
@@ -2169,6 +2202,25 @@ int dr_sim_load(dr_sim *s, const json_t *state)
 			rc = dr_error_set(DR_EINVAL, "sim state: item '%s' is busy "
 					  "with a finished or foreign job",
 					  it->name);
+			goto fail;
+		}
+		/* Settling the job must be a legal step from this stage. */
+		if (it->busy >= 0 &&
+		    !stage_allows(it, dr_preq_kind_asr_op(tmp.jobs[it->busy]->kind))) {
+			rc = dr_error_set(DR_EINVAL, "sim state: item '%s' in stage "
+					  "'%s' cannot be running a %s job",
+					  it->name, stages[it->st].name,
+					  dr_preq_kind_name(tmp.jobs[it->busy]->kind));
+			goto fail;
+		}
+	}
+	for (i = 0; i < tmp.njobs; i++) {
+		const sim_job *j = tmp.jobs[i];
+
+		if (!j->settled && tmp.items[j->item]->busy != (long)i) {
+			rc = dr_error_set(DR_EINVAL, "sim state: job '%s' runs but "
+					  "item '%s' is not busy with it", j->id,
+					  tmp.items[j->item]->name);
 			goto fail;
 		}
 	}

@@ -953,6 +953,23 @@ TEST(fault_spec_errors)
 	}
 	CHECK_INT(dr_sim_add_faults(S, " ;fail:a:commit:2:3; "), 0);
 	teardown();
+	{
+		dr_sim_opts o;
+		dr_sim *s;
+
+		dr_sim_opts_init(&o);
+		o.crash_interval_ms = 7 * MIN;
+		CHECK_INT(dr_sim_new(NULL, &o, &s), DR_EINVAL);
+		CHECK_STR(dr_error_msg(), "sim: the crash-consistent interval must "
+			  "be at least 1 s and the app-consistent interval a "
+			  "multiple of it");
+		dr_sim_opts_init(&o);
+		o.retention_ms = UINT64_MAX;
+		CHECK_INT(dr_sim_new(NULL, &o, &s), DR_EINVAL);
+		o.retention_ms = 72 * 60 * MIN;
+		o.scale = -1;
+		CHECK_INT(dr_sim_new(NULL, &o, &s), DR_EINVAL);
+	}
 }
 
 /* Save in the middle of a failover; a new process resumes it. */
@@ -1085,8 +1102,48 @@ TEST(load_rejects_bad_state)
 	CHECK_INT(dr_sim_load(S, bad), DR_EINVAL);
 	CHECK_STR(dr_error_msg(), "sim state: item 'x': unknown stage 'odd'");
 	json_decref(bad);
+	/* A running job that could not settle from the item's stage. */
+	{
+		dr_op_request q = req(DR_PREQ_UNPLANNED_FAILOVER, "keep");
+		json_t *good, *items;
+		size_t i;
+
+		CHECK_INT(start(&q), 0);
+		CHECK_INT(dr_sim_save(S, &good), 0);
+		items = json_object_get(good, "items");
+		for (i = 0; i < json_array_size(items); i++)
+			json_object_set_new(json_array_get(items, i), "stage",
+					    json_string("failback-syncing"));
+		CHECK_INT(dr_sim_load(S, good), DR_EINVAL);
+		CHECK_STR(dr_error_msg(), "sim state: item 'keep' in stage "
+			  "'failback-syncing' cannot be running a "
+			  "unplanned-failover job");
+		for (i = 0; i < json_array_size(items); i++) {
+			json_object_set_new(json_array_get(items, i), "stage",
+					    json_string("protected"));
+			json_object_set_new(json_array_get(items, i), "busyJob",
+					    json_null());
+		}
+		CHECK_INT(dr_sim_load(S, good), DR_EINVAL);
+		CHECK(!strncmp(dr_error_msg(), "sim state: job '", 16));
+		CHECK(strstr(dr_error_msg(), "' runs but item 'keep' is not busy "
+			     "with it") != NULL);
+		json_decref(good);
+	}
+	bad = json_loads("{\"format\":\"drplan-sim/1\",\"modelNowMs\":0,\"seq\":0,"
+			 "\"rng\":\"1\",\"jobs\":[],\"items\":[{\"name\":\"x\","
+			 "\"physical\":false,\"extraReason\":null,\"stage\":\"protected\","
+			 "\"replStartMs\":-9223372036854775807,\"frozenAtMs\":0,"
+			 "\"extraPoint\":null,\"syncEndMs\":0,\"failover\":null,"
+			 "\"committed\":false,\"busyJob\":null,\"lastJob\":null,"
+			 "\"opCounts\":{}}]}", 0, NULL);
+	CHECK(bad != NULL);
+	CHECK_INT(dr_sim_load(S, bad), DR_EINVAL);
+	CHECK_STR(dr_error_msg(), "sim state: item 'x': time out of range");
+	json_decref(bad);
 	/* Nothing changed. */
 	CHECK_INT(get_item("keep"), 0);
+	CHECK_STR(js(R.json, "currentScenario"), "UnplannedFailover");
 	CHECK_INT(get_item("x"), DR_ENOTFOUND);
 	reset();
 	teardown();
