@@ -1911,9 +1911,14 @@ int dr_sim_save(dr_sim *s, json_t **out)
 	return 0;
 }
 
+/*
+ * Times a state file may hold. Negative ones can arise (a point grid that
+ * starts before 1970 in a test); the bound keeps every difference of two
+ * times far from overflowing.
+ */
 static bool ms_ok(json_int_t t)
 {
-	return t >= 0 && t <= MAX_MS;
+	return t >= -MAX_MS && t <= MAX_MS;
 }
 
 /* A string or null; anything else is an error. */
