@@ -1138,6 +1138,127 @@ static int resolve_point(dr_sim *s, dr_arena *a, const sim_item *it,
 	return DR_ENOTFOUND;
 }
 
+/*
+ * Lay out the job's tasks from its accept time. Returns the index of the
+ * "Synchronize data" task of a planned failover (its end makes the point),
+ * else -1.
+ */
+static int plan_tasks(sim_job *j, const sim_item *it, const dr_op_request *q,
+		      bool sync, bool shutdown_fail, double factor)
+{
+	int sync_task = -1;
+
+	switch (q->kind) {
+	case DR_PREQ_TEST_FAILOVER:
+		add_task(j, "Prerequisites check for test failover", D_PREREQ, factor);
+		if (sync)
+			add_task(j, "Synchronize data", D_SYNC, factor);
+		if (it->extra_reason)
+			add_task(j, "Prepare the machine", D_PREPARE, factor);
+		add_task(j, "Create the test virtual machine", D_TFO_CREATE, factor);
+		add_task(j, "Start the test virtual machine", D_TFO_START, factor);
+		break;
+	case DR_PREQ_TEST_FAILOVER_CLEANUP:
+		add_task(j, "Delete the test virtual machine", D_TFO_DELETE, factor);
+		break;
+	case DR_PREQ_UNPLANNED_FAILOVER:
+		add_task(j, "Prerequisites check for failover", D_PREREQ, factor);
+		if (q->shutdown_source) {
+			add_task(j, "Shut down the virtual machine", D_SHUTDOWN, factor);
+			if (shutdown_fail)
+				j->warn_task = j->ntasks - 1;
+		}
+		if (sync)
+			add_task(j, "Synchronize data", D_SYNC, factor);
+		if (it->extra_reason)
+			add_task(j, "Prepare the machine", D_PREPARE, factor);
+		add_task(j, "Create the replica virtual machine", D_FO_CREATE, factor);
+		add_task(j, "Start the replica virtual machine", D_FO_START, factor);
+		break;
+	case DR_PREQ_APPLY_RECOVERY_POINT:
+		add_task(j, "Prerequisites check for change recovery point",
+			 D_PREREQ, factor);
+		add_task(j, "Apply the recovery point", D_PIT_APPLY, factor);
+		break;
+	case DR_PREQ_COMMIT:
+		add_task(j, "Prerequisites check for commit", D_COMMIT_PREREQ, factor);
+		add_task(j, it->st == ST_FAILED_BACK
+				 ? "Commit the failover and remove the Azure virtual machine"
+				 : "Commit the failover", D_COMMIT, factor);
+		break;
+	case DR_PREQ_REPROTECT:
+		add_task(j, "Prerequisites check for reprotect", D_RP_PREREQ, factor);
+		add_task(j, "Set up reverse replication", D_RP_SETUP, factor);
+		break;
+	case DR_PREQ_PLANNED_FAILOVER:
+		add_task(j, "Prerequisites check for planned failover", D_PREREQ,
+			 factor);
+		add_task(j, "Synchronize data", D_SYNC, factor);
+		sync_task = j->ntasks - 1;
+		add_task(j, "Shut down the Azure virtual machine", D_PF_SHUTDOWN, factor);
+		add_task(j, "Start the on-premises virtual machine", D_PF_START, factor);
+		break;
+	case DR_PREQ_CANCEL_FAILOVER:
+		add_task(j, "Prerequisites check for cancel failover", D_PREREQ, factor);
+		add_task(j, "Start the Azure virtual machine", D_CANCEL_START, factor);
+		break;
+	case DR_PREQ__COUNT:
+		assert(0);
+	}
+	return sync_task;
+}
+
+/* Decide whether and where the job fails: configured faults, then random. */
+static void inject_failure(dr_sim *s, sim_job *j, const sim_item *it,
+			   const dr_op_request *q)
+{
+	size_t i;
+
+	for (i = 0; i < s->nfaults && j->fail_task < 0; i++) {
+		sim_fault *f = &s->faults[i];
+		int t = -1, k;
+
+		if (f->type != F_FAIL || !fault_live(f) ||
+		    !fault_matches(f, it->name, (int)q->kind))
+			continue;
+		if (f->task) {
+			for (k = 0; k < j->ntasks; k++)
+				if (!strcmp(j->tasks[k].name, f->task))
+					t = k;
+			if (t < 0)
+				continue; /* this job has no such task */
+		} else if (f->task_idx > 0) {
+			t = f->task_idx <= j->ntasks ? f->task_idx - 1 : j->ntasks - 1;
+		} else {
+			t = j->ntasks - 1;
+		}
+		j->fail_task = t;
+		j->fail_code = dr_xstrdup("SimulatedFault");
+		{
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "Task '%s' failed for replicated "
+				 "item '%s': fault '%s'.", j->tasks[t].name,
+				 it->name, f->spec);
+			j->fail_msg = dr_xstrdup(msg);
+		}
+		fault_fire(f);
+	}
+	if (j->fail_task < 0 && s->rand_p > 0 && rand01(s) < s->rand_p) {
+		int t = (int)(rand01(s) * j->ntasks);
+		char msg[512];
+
+		if (t >= j->ntasks)
+			t = j->ntasks - 1;
+		j->fail_task = t;
+		j->fail_code = dr_xstrdup("SimulatedRandomFault");
+		snprintf(msg, sizeof(msg), "Task '%s' failed for replicated item "
+			 "'%s': random fault (probability %g).", j->tasks[t].name,
+			 it->name, s->rand_p);
+		j->fail_msg = dr_xstrdup(msg);
+	}
+}
+
 static int do_start(dr_sim *s, dr_arena *a, const dr_op_request *q,
 		    const char **job_out, dr_prov_error *e)
 {
@@ -1244,107 +1365,9 @@ static int do_start(dr_sim *s, dr_arena *a, const dr_op_request *q,
 	j->accept = now;
 	j->fail_task = -1;
 	j->warn_task = -1;
-	switch (q->kind) {
-	case DR_PREQ_TEST_FAILOVER:
-		add_task(j, "Prerequisites check for test failover", D_PREREQ, factor);
-		if (sync)
-			add_task(j, "Synchronize data", D_SYNC, factor);
-		if (it->extra_reason)
-			add_task(j, "Prepare the machine", D_PREPARE, factor);
-		add_task(j, "Create the test virtual machine", D_TFO_CREATE, factor);
-		add_task(j, "Start the test virtual machine", D_TFO_START, factor);
-		break;
-	case DR_PREQ_TEST_FAILOVER_CLEANUP:
-		add_task(j, "Delete the test virtual machine", D_TFO_DELETE, factor);
-		break;
-	case DR_PREQ_UNPLANNED_FAILOVER:
-		add_task(j, "Prerequisites check for failover", D_PREREQ, factor);
-		if (q->shutdown_source) {
-			add_task(j, "Shut down the virtual machine", D_SHUTDOWN, factor);
-			if (shutdown_fail)
-				j->warn_task = j->ntasks - 1;
-		}
-		if (sync)
-			add_task(j, "Synchronize data", D_SYNC, factor);
-		if (it->extra_reason)
-			add_task(j, "Prepare the machine", D_PREPARE, factor);
-		add_task(j, "Create the replica virtual machine", D_FO_CREATE, factor);
-		add_task(j, "Start the replica virtual machine", D_FO_START, factor);
-		break;
-	case DR_PREQ_APPLY_RECOVERY_POINT:
-		add_task(j, "Prerequisites check for change recovery point",
-			 D_PREREQ, factor);
-		add_task(j, "Apply the recovery point", D_PIT_APPLY, factor);
-		break;
-	case DR_PREQ_COMMIT:
-		add_task(j, "Prerequisites check for commit", D_COMMIT_PREREQ, factor);
-		add_task(j, it->st == ST_FAILED_BACK
-				 ? "Commit the failover and remove the Azure virtual machine"
-				 : "Commit the failover", D_COMMIT, factor);
-		break;
-	case DR_PREQ_REPROTECT:
-		add_task(j, "Prerequisites check for reprotect", D_RP_PREREQ, factor);
-		add_task(j, "Set up reverse replication", D_RP_SETUP, factor);
-		break;
-	case DR_PREQ_PLANNED_FAILOVER:
-		add_task(j, "Prerequisites check for planned failover", D_PREREQ,
-			 factor);
-		add_task(j, "Synchronize data", D_SYNC, factor);
-		sync_task = j->ntasks - 1;
-		add_task(j, "Shut down the Azure virtual machine", D_PF_SHUTDOWN, factor);
-		add_task(j, "Start the on-premises virtual machine", D_PF_START, factor);
-		break;
-	case DR_PREQ_CANCEL_FAILOVER:
-		add_task(j, "Prerequisites check for cancel failover", D_PREREQ, factor);
-		add_task(j, "Start the Azure virtual machine", D_CANCEL_START, factor);
-		break;
-	case DR_PREQ__COUNT:
-		assert(0);
-	}
+	sync_task = plan_tasks(j, it, q, sync, shutdown_fail, factor);
 
-	for (i = 0; i < s->nfaults && j->fail_task < 0; i++) {
-		sim_fault *f = &s->faults[i];
-		int t = -1, k;
-
-		if (f->type != F_FAIL || !fault_live(f) ||
-		    !fault_matches(f, it->name, (int)q->kind))
-			continue;
-		if (f->task) {
-			for (k = 0; k < j->ntasks; k++)
-				if (!strcmp(j->tasks[k].name, f->task))
-					t = k;
-			if (t < 0)
-				continue; /* this job has no such task */
-		} else if (f->task_idx > 0) {
-			t = f->task_idx <= j->ntasks ? f->task_idx - 1 : j->ntasks - 1;
-		} else {
-			t = j->ntasks - 1;
-		}
-		j->fail_task = t;
-		j->fail_code = dr_xstrdup("SimulatedFault");
-		{
-			char msg[512];
-
-			snprintf(msg, sizeof(msg), "Task '%s' failed for replicated "
-				 "item '%s': fault '%s'.", j->tasks[t].name,
-				 it->name, f->spec);
-			j->fail_msg = dr_xstrdup(msg);
-		}
-		fault_fire(f);
-	}
-	if (j->fail_task < 0 && s->rand_p > 0 && rand01(s) < s->rand_p) {
-		int t = (int)(rand01(s) * j->ntasks);
-		char msg[512];
-
-		if (t >= j->ntasks)
-			t = j->ntasks - 1;
-		j->fail_task = t;
-		j->fail_code = dr_xstrdup("SimulatedRandomFault");
-		snprintf(msg, sizeof(msg), "Task '%s' failed for replicated item "
-			 "'%s': random fault (probability %g).", j->tasks[t].name,
-			 it->name, s->rand_p);
-		j->fail_msg = dr_xstrdup(msg);
-	}
+	inject_failure(s, j, it, q);
 	if (j->warn_task >= 0 && j->fail_task >= 0 && j->fail_task < j->warn_task)
 		j->warn_task = -1;
 	j->end = j->tasks[j->fail_task >= 0 ? j->fail_task : j->ntasks - 1].end;
