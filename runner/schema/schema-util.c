@@ -1,0 +1,606 @@
+/*
+ * schema-util.c - regular expression translation, formats and URI
+ * resolution for the schema validator.
+ */
+#include "schema/schema-int.h"
+
+#include "core/error.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- ECMA-262 to POSIX ERE ---------------------------------------------- */
+
+static void add_utf8(dr_strbuf *out, unsigned long cp)
+{
+	if (cp < 0x80) {
+		dr_strbuf_addch(out, (int)cp);
+	} else if (cp < 0x800) {
+		dr_strbuf_addch(out, (int)(0xC0 | (cp >> 6)));
+		dr_strbuf_addch(out, (int)(0x80 | (cp & 0x3F)));
+	} else {
+		dr_strbuf_addch(out, (int)(0xE0 | (cp >> 12)));
+		dr_strbuf_addch(out, (int)(0x80 | ((cp >> 6) & 0x3F)));
+		dr_strbuf_addch(out, (int)(0x80 | (cp & 0x3F)));
+	}
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Parse n hex digits at s; -1 when they are not all there. */
+static long hexn(const char *s, int n)
+{
+	long v = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		int h = hexval((unsigned char)s[i]);
+
+		if (h < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	return v;
+}
+
+static int control_escape(int c)
+{
+	switch (c) {
+	case 'n': return '\n';
+	case 't': return '\t';
+	case 'r': return '\r';
+	case 'f': return '\f';
+	case 'v': return '\v';
+	default: return -1;
+	}
+}
+
+#define SPACE_CHARS " \t\n\r\f\v"
+
+/*
+ * Inside a bracket expression POSIX treats backslash literally and gives
+ * ']' and '-' meaning by position, so the class is rebuilt: ']' first,
+ * '^' after the others, '-' last.
+ */
+static int translate_class(const char **ps, dr_strbuf *out, const char **why)
+{
+	const char *s = *ps;
+	dr_strbuf items = DR_STRBUF_INIT;
+	int neg = 0, rb = 0, caret = 0, hyphen = 0;
+	int prev = -1; /* last single byte added, for ranges */
+
+	if (*s == '^') {
+		neg = 1;
+		s++;
+	}
+	while (*s && *s != ']') {
+		int c = (unsigned char)*s++;
+
+		if (c == '\\') {
+			int e = (unsigned char)*s;
+			long v;
+
+			if (!e)
+				break;
+			s++;
+			switch (e) {
+			case 'd': dr_strbuf_addstr(&items, "0-9"); prev = -1; continue;
+			case 'w': dr_strbuf_addstr(&items, "A-Za-z0-9_"); prev = -1; continue;
+			case 's': dr_strbuf_addstr(&items, SPACE_CHARS); prev = -1; continue;
+			case 'D': case 'W': case 'S':
+				dr_strbuf_release(&items);
+				*why = "negated class escape inside brackets";
+				return DR_EINVAL;
+			case 'u':
+				v = hexn(s, 4);
+				if (v < 0 || v > 0x7F) {
+					dr_strbuf_release(&items);
+					*why = "non-ASCII \\u escape inside brackets";
+					return DR_EINVAL;
+				}
+				s += 4;
+				c = (int)v;
+				break;
+			case 'x':
+				v = hexn(s, 2);
+				if (v < 0 || v > 0x7F) {
+					dr_strbuf_release(&items);
+					*why = "non-ASCII \\x escape inside brackets";
+					return DR_EINVAL;
+				}
+				s += 2;
+				c = (int)v;
+				break;
+			default:
+				c = control_escape(e) >= 0 ? control_escape(e) : e;
+				break;
+			}
+		}
+		if (c == '-' && prev >= 0 && *s && *s != ']') {
+			/* A range: replace the previous byte by "a-b". */
+			int hi = (unsigned char)*s++;
+
+			if (hi == '\\' && *s) {
+				int e = (unsigned char)*s++;
+
+				hi = control_escape(e) >= 0 ? control_escape(e) : e;
+			}
+			if (prev == ']' || prev == '^' || prev == '-' || hi == ']') {
+				dr_strbuf_release(&items);
+				*why = "unsupported range in brackets";
+				return DR_EINVAL;
+			}
+			dr_strbuf_addch(&items, '-');
+			dr_strbuf_addch(&items, hi);
+			prev = -1;
+			continue;
+		}
+		if (c == ']') {
+			rb = 1;
+			prev = -1;
+		} else if (c == '^') {
+			caret = 1;
+			prev = '^';
+		} else if (c == '-') {
+			hyphen = 1;
+			prev = -1;
+		} else {
+			dr_strbuf_addch(&items, c);
+			prev = c;
+		}
+	}
+	if (*s != ']') {
+		dr_strbuf_release(&items);
+		*why = "unterminated [";
+		return DR_EINVAL;
+	}
+	*ps = s + 1;
+	if (!items.len && !rb && !hyphen) {
+		if (!caret) {
+			dr_strbuf_release(&items);
+			*why = neg ? "[^] is not supported" : "[] is not supported";
+			return DR_EINVAL;
+		}
+		dr_strbuf_addstr(out, neg ? "[^^]" : "\\^");
+		dr_strbuf_release(&items);
+		return 0;
+	}
+	dr_strbuf_addch(out, '[');
+	if (neg)
+		dr_strbuf_addch(out, '^');
+	if (rb)
+		dr_strbuf_addch(out, ']');
+	dr_strbuf_add(out, items.buf, items.len);
+	if (caret)
+		dr_strbuf_addch(out, '^');
+	if (hyphen)
+		dr_strbuf_addch(out, '-');
+	dr_strbuf_addch(out, ']');
+	dr_strbuf_release(&items);
+	return 0;
+}
+
+/* Is s (just after '{') a complete ECMA quantifier {n}, {n,} or {n,m}? */
+static int is_quantifier(const char *s)
+{
+	if (!isdigit((unsigned char)*s))
+		return 0;
+	while (isdigit((unsigned char)*s))
+		s++;
+	if (*s == ',') {
+		s++;
+		while (isdigit((unsigned char)*s))
+			s++;
+	}
+	return *s == '}';
+}
+
+int dr_schema_regex_translate(const char *s, dr_strbuf *out, const char **why)
+{
+	*why = NULL;
+	while (*s) {
+		int c = (unsigned char)*s++;
+		long v;
+
+		switch (c) {
+		case '\\': {
+			int e = (unsigned char)*s;
+
+			if (!e) {
+				*why = "trailing backslash";
+				return DR_EINVAL;
+			}
+			s++;
+			switch (e) {
+			case 'd': dr_strbuf_addstr(out, "[0-9]"); break;
+			case 'D': dr_strbuf_addstr(out, "[^0-9]"); break;
+			case 'w': dr_strbuf_addstr(out, "[A-Za-z0-9_]"); break;
+			case 'W': dr_strbuf_addstr(out, "[^A-Za-z0-9_]"); break;
+			case 's': dr_strbuf_addstr(out, "[" SPACE_CHARS "]"); break;
+			case 'S': dr_strbuf_addstr(out, "[^" SPACE_CHARS "]"); break;
+			case 'b': case 'B':
+				/* glibc and musl both accept these in ERE. */
+				dr_strbuf_addch(out, '\\');
+				dr_strbuf_addch(out, e);
+				break;
+			case 'u': case 'x':
+				v = hexn(s, e == 'u' ? 4 : 2);
+				if (v < 0) {
+					*why = "bad \\u or \\x escape";
+					return DR_EINVAL;
+				}
+				s += e == 'u' ? 4 : 2;
+				if (v < 0x80 && v > 0) {
+					dr_strbuf_addch(out, '[');
+					dr_strbuf_addch(out, (int)v);
+					dr_strbuf_addch(out, ']');
+				} else if (v == 0) {
+					*why = "NUL in pattern";
+					return DR_EINVAL;
+				} else {
+					/* A group, so a quantifier takes the whole
+					 * character, not its last byte. */
+					dr_strbuf_addch(out, '(');
+					add_utf8(out, (unsigned long)v);
+					dr_strbuf_addch(out, ')');
+				}
+				break;
+			default:
+				if (e >= '1' && e <= '9') {
+					*why = "back-references are not supported";
+					return DR_EINVAL;
+				}
+				if (control_escape(e) >= 0) {
+					dr_strbuf_addch(out, control_escape(e));
+				} else if (strchr(".[]()*+?{}|^$\\", e)) {
+					dr_strbuf_addch(out, '\\');
+					dr_strbuf_addch(out, e);
+				} else if (isalnum(e)) {
+					*why = "unknown escape";
+					return DR_EINVAL;
+				} else {
+					dr_strbuf_addch(out, e);
+				}
+				break;
+			}
+			break;
+		}
+		case '[':
+			if (translate_class(&s, out, why))
+				return DR_EINVAL;
+			break;
+		case '(':
+			if (*s == '?') {
+				if (s[1] == ':') {
+					s += 2;
+				} else {
+					*why = "look-around and named groups are not supported";
+					return DR_EINVAL;
+				}
+			}
+			dr_strbuf_addch(out, '(');
+			break;
+		case '*': case '+': case '?':
+			dr_strbuf_addch(out, c);
+			/* Laziness does not change whether a match exists. */
+			if (*s == '?')
+				s++;
+			break;
+		case '{':
+			if (is_quantifier(s)) {
+				const char *end = strchr(s, '}');
+
+				dr_strbuf_addch(out, '{');
+				dr_strbuf_add(out, s, (size_t)(end - s + 1));
+				s = end + 1;
+				if (*s == '?')
+					s++;
+			} else {
+				dr_strbuf_addstr(out, "[{]");
+			}
+			break;
+		case '}':
+			dr_strbuf_addstr(out, "[}]");
+			break;
+		case '.':
+			/* ECMA's dot does not match line terminators. */
+			dr_strbuf_addstr(out, "[^\n\r]");
+			break;
+		default:
+			dr_strbuf_addch(out, c);
+			break;
+		}
+	}
+	return 0;
+}
+
+/* ---- formats ------------------------------------------------------------- */
+
+static int digits(const char *s, int n, int *v)
+{
+	int i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return 1;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int d[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return d[m - 1];
+}
+
+int dr_schema_is_date_time(const char *s)
+{
+	int y, mo, d, h, mi, sec, oh, om;
+
+	if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+	    s[7] != '-' || !digits(s + 8, 2, &d))
+		return 0;
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+		return 0;
+	s += 10;
+	if (*s != 'T' && *s != 't')
+		return 0;
+	s++;
+	if (!digits(s, 2, &h) || s[2] != ':' || !digits(s + 3, 2, &mi) ||
+	    s[5] != ':' || !digits(s + 6, 2, &sec))
+		return 0;
+	if (h > 23 || mi > 59 || sec > 60)
+		return 0;
+	s += 8;
+	if (*s == '.') {
+		s++;
+		if (*s < '0' || *s > '9')
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if ((*s == 'Z' || *s == 'z') && !s[1])
+		return 1;
+	if (*s != '+' && *s != '-')
+		return 0;
+	s++;
+	if (!digits(s, 2, &oh) || s[2] != ':' || !digits(s + 3, 2, &om) || s[5])
+		return 0;
+	return oh <= 23 && om <= 59;
+}
+
+int dr_schema_is_hostname(const char *s)
+{
+	size_t total = strlen(s), label = 0;
+	const char *p;
+
+	if (!total || total > 253)
+		return 0;
+	for (p = s; ; p++) {
+		if (*p == '.' || !*p) {
+			if (!label || label > 63 || p[-1] == '-')
+				return 0;
+			if (!*p)
+				return 1;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && *p != '-')
+			return 0;
+		if (*p == '-' && !label)
+			return 0;
+		label++;
+	}
+}
+
+int dr_schema_is_email(const char *s)
+{
+	const char *at = strchr(s, '@');
+	const char *p;
+
+	if (!at || at == s || !at[1] || strchr(at + 1, '@'))
+		return 0;
+	for (p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7F)
+			return 0;
+	return dr_schema_is_hostname(at + 1);
+}
+
+int dr_schema_is_uri(const char *s)
+{
+	const char *p = s;
+
+	if (!isalpha((unsigned char)*p))
+		return 0;
+	while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
+		p++;
+	if (*p != ':')
+		return 0;
+	for (p++; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '%') {
+			if (hexval((unsigned char)p[1]) < 0 || hexval((unsigned char)p[2]) < 0)
+				return 0;
+			p += 2;
+			continue;
+		}
+		if (c >= 0x80)
+			continue; /* tolerate UTF-8 (IRIs) */
+		if (!isalnum(c) && !strchr("-._~:/?#[]@!$&'()*+,;=", c))
+			return 0;
+	}
+	return 1;
+}
+
+/* ---- URI resolution (RFC 3986 section 5.2) --------------------------------- */
+
+struct uri {
+	const char *scheme; size_t scheme_len; /* NULL: none */
+	const char *auth; size_t auth_len;     /* NULL: none */
+	const char *path; size_t path_len;
+	const char *query; size_t query_len;   /* NULL: none */
+	const char *frag;                      /* NULL: none */
+};
+
+static void uri_split(const char *s, struct uri *u)
+{
+	const char *p = s;
+
+	memset(u, 0, sizeof(*u));
+	while (*p && !strchr(":/?#", *p))
+		p++;
+	if (*p == ':' && p > s && isalpha((unsigned char)*s)) {
+		u->scheme = s;
+		u->scheme_len = (size_t)(p - s);
+		s = p + 1;
+	}
+	if (s[0] == '/' && s[1] == '/') {
+		s += 2;
+		u->auth = s;
+		while (*s && !strchr("/?#", *s))
+			s++;
+		u->auth_len = (size_t)(s - u->auth);
+	}
+	u->path = s;
+	while (*s && *s != '?' && *s != '#')
+		s++;
+	u->path_len = (size_t)(s - u->path);
+	if (*s == '?') {
+		u->query = ++s;
+		while (*s && *s != '#')
+			s++;
+		u->query_len = (size_t)(s - u->query);
+	}
+	if (*s == '#')
+		u->frag = s + 1;
+}
+
+/* Append path with "." and ".." segments removed (RFC 3986 5.2.4). */
+static void add_path_normalised(dr_strbuf *out, const char *in, size_t n)
+{
+	size_t start = out->len;
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = i;
+
+		if (in[i] == '/')
+			j++;
+		while (j < n && in[j] != '/')
+			j++;
+		/* Segment is in[i..j), with its leading slash if any. */
+		{
+			const char *seg = in + i + (in[i] == '/');
+			size_t len = (size_t)(in + j - seg);
+			int slash = in[i] == '/';
+			int last = j >= n;
+
+			if (len == 1 && seg[0] == '.') {
+				if (last && slash)
+					dr_strbuf_addch(out, '/');
+			} else if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+				while (out->len > start && out->buf[out->len - 1] != '/')
+					out->len--;
+				if (out->len > start)
+					out->len--;
+				out->buf[out->len] = '\0';
+				if (last && slash)
+					dr_strbuf_addch(out, '/');
+			} else {
+				dr_strbuf_add(out, in + i, (size_t)(j - i));
+			}
+		}
+		i = j;
+	}
+}
+
+void dr_schema_uri_resolve(const char *base, const char *ref, dr_strbuf *out)
+{
+	struct uri b, r;
+	dr_strbuf merged = DR_STRBUF_INIT;
+
+	uri_split(base ? base : "", &b);
+	uri_split(ref, &r);
+	if (r.scheme) {
+		dr_strbuf_add(out, r.scheme, r.scheme_len + 1);
+		if (r.auth) {
+			dr_strbuf_addstr(out, "//");
+			dr_strbuf_add(out, r.auth, r.auth_len);
+		}
+		add_path_normalised(out, r.path, r.path_len);
+		if (r.query) {
+			dr_strbuf_addch(out, '?');
+			dr_strbuf_add(out, r.query, r.query_len);
+		}
+	} else {
+		if (b.scheme)
+			dr_strbuf_add(out, b.scheme, b.scheme_len + 1);
+		if (r.auth) {
+			dr_strbuf_addstr(out, "//");
+			dr_strbuf_add(out, r.auth, r.auth_len);
+			add_path_normalised(out, r.path, r.path_len);
+			if (r.query) {
+				dr_strbuf_addch(out, '?');
+				dr_strbuf_add(out, r.query, r.query_len);
+			}
+		} else {
+			if (b.auth) {
+				dr_strbuf_addstr(out, "//");
+				dr_strbuf_add(out, b.auth, b.auth_len);
+			}
+			if (!r.path_len) {
+				dr_strbuf_add(out, b.path, b.path_len);
+				if (r.query) {
+					dr_strbuf_addch(out, '?');
+					dr_strbuf_add(out, r.query, r.query_len);
+				} else if (b.query) {
+					dr_strbuf_addch(out, '?');
+					dr_strbuf_add(out, b.query, b.query_len);
+				}
+			} else {
+				if (r.path[0] == '/') {
+					add_path_normalised(out, r.path, r.path_len);
+				} else {
+					const char *slash = NULL;
+					size_t k;
+
+					for (k = 0; k < b.path_len; k++)
+						if (b.path[k] == '/')
+							slash = b.path + k;
+					if (b.auth && !b.path_len)
+						dr_strbuf_addch(&merged, '/');
+					else if (slash)
+						dr_strbuf_add(&merged, b.path,
+							      (size_t)(slash - b.path + 1));
+					dr_strbuf_add(&merged, r.path, r.path_len);
+					add_path_normalised(out, merged.buf, merged.len);
+				}
+				if (r.query) {
+					dr_strbuf_addch(out, '?');
+					dr_strbuf_add(out, r.query, r.query_len);
+				}
+			}
+		}
+	}
+	if (r.frag) {
+		dr_strbuf_addch(out, '#');
+		dr_strbuf_addstr(out, r.frag);
+	}
+	dr_strbuf_release(&merged);
+}
