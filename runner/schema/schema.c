@@ -73,6 +73,7 @@ struct node {
 	const char *errmsg;
 
 	unsigned types;
+	unsigned char type_order[8]; /* type_names indexes as written */
 	json_t *enum_;
 	json_t *konst;
 
@@ -140,6 +141,8 @@ struct cc {
 	size_t nids, aids;
 	struct cache_ent *cache;
 	size_t ncache, acache; /* acache: power of two */
+	struct node **nodes;   /* object schemas in compile order */
+	size_t nnodes, anodes;
 	dr_strbuf err;
 	int depth;
 };
@@ -567,15 +570,20 @@ static int compile_list(struct cc *c, json_t *j, const char *kw, const char *bas
 	return 0;
 }
 
-static int parse_type(struct cc *c, const json_t *t, const char *loc, unsigned *types)
+static int parse_type(struct cc *c, const json_t *t, const char *loc, struct node *n)
 {
-	size_t i, k;
+	size_t i, k, count;
 	const json_t *v;
 
 	if (json_is_string(t)) {
 		for (k = 0; k < DR_ARRAY_SIZE(type_names); k++)
 			if (!strcmp(json_string_value(t), type_names[k])) {
-				*types |= 1u << k;
+				if (n->types & (1u << k))
+					return 0;
+				for (count = 0; n->type_order[count]; count++)
+					;
+				n->type_order[count] = (unsigned char)(k + 1);
+				n->types |= 1u << k;
 				return 0;
 			}
 		return cc_fail(c, "%s/type: unknown type \"%s\"", loc, json_string_value(t));
@@ -583,7 +591,7 @@ static int parse_type(struct cc *c, const json_t *t, const char *loc, unsigned *
 	if (!json_is_array(t))
 		return cc_fail(c, "%s/type: expected a string or an array", loc);
 	json_array_foreach(t, i, v) {
-		if (!json_is_string(v) || parse_type(c, v, loc, types))
+		if (!json_is_string(v) || parse_type(c, v, loc, n))
 			return cc_fail(c, "%s/type: expected type names", loc);
 	}
 	return 0;
@@ -741,6 +749,8 @@ static int compile_node(struct cc *c, json_t *j, const char *base, const char *l
 	n->min_props = n->max_props = -1;
 	*out = n;
 	cache_put(c, j, n);
+	DR_ALLOC_GROW(c->nodes, c->nnodes + 1, c->anodes);
+	c->nodes[c->nnodes++] = n;
 
 	v = json_object_get(j, "errorMessage");
 	if (json_is_string(v))
@@ -757,7 +767,7 @@ static int compile_node(struct cc *c, json_t *j, const char *base, const char *l
 	if (json_is_string(v))
 		n->title = json_string_value(v);
 	v = json_object_get(j, "type");
-	if (v && (rc = parse_type(c, v, loc, &n->types)))
+	if (v && (rc = parse_type(c, v, loc, n)))
 		goto out;
 	v = json_object_get(j, "enum");
 	if (v) {
@@ -843,11 +853,9 @@ static int check_ref_cycles(struct cc *c)
 {
 	size_t i;
 
-	for (i = 0; i < c->acache; i++) {
-		struct node *n = c->cache[i].n, *slow, *fast;
+	for (i = 0; i < c->nnodes; i++) {
+		struct node *n = c->nodes[i], *slow, *fast;
 
-		if (!c->cache[i].key)
-			continue;
 		slow = fast = n;
 		while (fast && fast->ref && fast->ref->ref) {
 			slow = slow->ref;
@@ -899,6 +907,7 @@ int dr_schema_compile_with(const json_t *root, const char *base_uri,
 		rc = check_ref_cycles(&c);
 	free(c.ids);
 	free(c.cache);
+	free(c.nodes);
 	if (rc) {
 		if (errmsg)
 			*errmsg = dr_xstrdup(c.err.len ? c.err.buf : "invalid schema");
@@ -1337,22 +1346,17 @@ static const struct prop *find_prop(const struct node *n, const char *k, size_t 
 	return NULL;
 }
 
-static void add_types(dr_strbuf *sb, unsigned types)
+/* The types of n as written in the schema: "string, integer or null". */
+static void add_types(dr_strbuf *sb, const struct node *n)
 {
-	size_t k, count = 0, total = 0;
+	size_t k, total = 0;
 
-	/* "number" already admits integers. */
-	if ((types & T_NUM) && (types & T_INT))
-		types &= ~(unsigned)T_INT;
-	for (k = 0; k < DR_ARRAY_SIZE(type_names); k++)
-		total += !!(types & (1u << k));
-	for (k = 0; k < DR_ARRAY_SIZE(type_names); k++) {
-		if (!(types & (1u << k)))
-			continue;
-		if (count)
-			dr_strbuf_addstr(sb, count + 1 == total ? " or " : ", ");
-		dr_strbuf_addstr(sb, type_names[k]);
-		count++;
+	while (total < sizeof(n->type_order) && n->type_order[total])
+		total++;
+	for (k = 0; k < total; k++) {
+		if (k)
+			dr_strbuf_addstr(sb, k + 1 == total ? " or " : ", ");
+		dr_strbuf_addstr(sb, type_names[n->type_order[k] - 1]);
 	}
 }
 
@@ -1367,7 +1371,7 @@ static void label_branch(dr_strbuf *sb, const struct node *b, size_t i)
 	else if (b->konst)
 		render(sb, b->konst);
 	else if (b->types)
-		add_types(sb, b->types);
+		add_types(sb, b);
 	else
 		dr_strbuf_addf(sb, "form %zu", i + 1);
 }
@@ -1673,7 +1677,8 @@ static void suggest(dr_strbuf *sb, const struct node *n, const char *key)
 	for (i = 0; i < n->nprops; i++) {
 		size_t d = dr_edit_distance(key, n->props[i].name, max);
 
-		if (d <= max && d < best) {
+		/* A one-letter key is "close" to every short name. */
+		if (d <= max && d <= strlen(key) / 2 && d < best) {
 			best = d;
 			name = n->props[i].name;
 		}
@@ -1837,7 +1842,7 @@ static int validate_node(struct vc *v, const struct node *n, const json_t *j,
 	tb = type_bits(j);
 	if (n->types && !(n->types & tb)) {
 		dr_strbuf_addstr(&sb, "expected ");
-		add_types(&sb, n->types);
+		add_types(&sb, n);
 		dr_strbuf_addf(&sb, ", got %s", type_name(j));
 		if (!json_is_object(j) && !json_is_array(j) && !json_is_null(j)) {
 			dr_strbuf_addch(&sb, ' ');
