@@ -27,4 +27,15 @@ int dr_schema_is_uri(const char *s);
  */
 void dr_schema_uri_resolve(const char *base, const char *ref, dr_strbuf *out);
 
+/*
+ * A matcher for simple patterns: single-character atoms (literals, ".",
+ * classes, \d \w \s) with quantifiers and optional ^ and $ anchors.
+ * dr_schema_sre_compile() returns NULL for anything else (malloc'd;
+ * the caller frees). dr_schema_sre_match() returns 1 or 0, or -1 when the
+ * subject is too long or not ASCII and regexec() must decide.
+ */
+struct dr_schema_sre;
+struct dr_schema_sre *dr_schema_sre_compile(const char *src);
+int dr_schema_sre_match(const struct dr_schema_sre *re, const char *s, size_t len);
+
 #endif

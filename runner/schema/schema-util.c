@@ -4,9 +4,11 @@
  */
 #include "schema/schema-int.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -603,4 +605,268 @@ void dr_schema_uri_resolve(const char *base, const char *ref, dr_strbuf *out)
 		dr_strbuf_addstr(out, r.frag);
 	}
 	dr_strbuf_release(&merged);
+}
+
+/* ---- a fast matcher for simple patterns ----------------------------------- */
+
+/*
+ * glibc's regexec costs about a microsecond even for "^[a-z][a-z0-9-]*$",
+ * and plans check such patterns on every name. Patterns that are a plain
+ * sequence of single-character atoms with quantifiers (no groups, no
+ * alternation), optionally anchored, are matched by memoised backtracking
+ * over (atom, position), which is at worst atoms x length^2.
+ */
+struct sre_atom {
+	unsigned char cls[16]; /* ASCII bitmap */
+	size_t lo, hi;         /* repetitions; hi SIZE_MAX: unbounded */
+};
+
+struct dr_schema_sre {
+	int bol, eol;
+	size_t n;
+	struct sre_atom at[];
+};
+
+#define SRE_MAX_ATOMS 64
+#define SRE_MAX_BITS 65536
+
+static void cls_set(unsigned char *cls, int c)
+{
+	cls[c >> 3] |= (unsigned char)(1u << (c & 7));
+}
+
+static void cls_range(unsigned char *cls, int lo, int hi)
+{
+	int c;
+
+	for (c = lo; c <= hi; c++)
+		cls_set(cls, c);
+}
+
+static void cls_invert(unsigned char *cls)
+{
+	size_t i;
+
+	for (i = 0; i < 16; i++)
+		cls[i] = (unsigned char)~cls[i];
+}
+
+/* Class escapes \d \w \s and their negations; 0 when e is none of them. */
+static int cls_escape(unsigned char *cls, int e)
+{
+	unsigned char tmp[16] = { 0 };
+	const char *sp = SPACE_CHARS;
+
+	switch (e | 32) {
+	case 'd': cls_range(tmp, '0', '9'); break;
+	case 'w': cls_range(tmp, '0', '9'); cls_range(tmp, 'a', 'z');
+		  cls_range(tmp, 'A', 'Z'); cls_set(tmp, '_'); break;
+	case 's': for (; *sp; sp++) cls_set(tmp, *sp); break;
+	default: return 0;
+	}
+	if (e >= 'A' && e <= 'Z')
+		cls_invert(tmp);
+	for (e = 0; e < 16; e++)
+		cls[e] |= tmp[e];
+	return 1;
+}
+
+/* One character of a class or an atom; -1 when not simple. */
+static int simple_char(const char **ps)
+{
+	const char *s = *ps;
+	int c = (unsigned char)*s++;
+
+	if (c >= 0x80 || !c)
+		return -1;
+	if (c == '\\') {
+		int e = (unsigned char)*s++;
+
+		if (control_escape(e) >= 0)
+			c = control_escape(e);
+		else if (e && e < 0x80 && !isalnum(e))
+			c = e;
+		else
+			return -1;
+	}
+	*ps = s;
+	return c;
+}
+
+static int parse_simple_class(const char **ps, unsigned char *cls)
+{
+	const char *s = *ps;
+	int neg = 0;
+
+	if (*s == '^') {
+		neg = 1;
+		s++;
+	}
+	if (*s == ']')
+		return -1;
+	while (*s && *s != ']') {
+		int lo, hi;
+
+		if (s[0] == '\\' && cls_escape(cls, (unsigned char)s[1])) {
+			s += 2;
+			continue;
+		}
+		if ((lo = simple_char(&s)) < 0)
+			return -1;
+		if (s[0] == '-' && s[1] && s[1] != ']') {
+			s++;
+			if ((s[0] == '\\' && strchr("dDwWsS", s[1])) || (hi = simple_char(&s)) < 0 ||
+			    hi < lo)
+				return -1;
+			cls_range(cls, lo, hi);
+		} else {
+			cls_set(cls, lo);
+		}
+	}
+	if (*s != ']')
+		return -1;
+	if (neg)
+		cls_invert(cls);
+	*ps = s + 1;
+	return 0;
+}
+
+struct dr_schema_sre *dr_schema_sre_compile(const char *s)
+{
+	struct sre_atom buf[SRE_MAX_ATOMS];
+	struct dr_schema_sre *re;
+	size_t n = 0;
+	int bol = 0, eol = 0;
+
+	if (*s == '^') {
+		bol = 1;
+		s++;
+	}
+	while (*s) {
+		struct sre_atom *a;
+
+		if (*s == '$' && !s[1]) {
+			eol = 1;
+			break;
+		}
+		if (n == SRE_MAX_ATOMS)
+			return NULL;
+		a = &buf[n++];
+		memset(a, 0, sizeof(*a));
+		a->lo = a->hi = 1;
+		if (*s == '.') {
+			/* ECMA's dot does not match line terminators. */
+			cls_range(a->cls, 0, 127);
+			a->cls['\n' >> 3] &= (unsigned char)~(1u << ('\n' & 7));
+			a->cls['\r' >> 3] &= (unsigned char)~(1u << ('\r' & 7));
+			s++;
+		} else if (*s == '[') {
+			s++;
+			if (parse_simple_class(&s, a->cls))
+				return NULL;
+		} else if (*s == '\\' && cls_escape(a->cls, (unsigned char)s[1])) {
+			s += 2;
+		} else if (strchr("()|*+?{}^$", *s)) {
+			return NULL;
+		} else {
+			int c = simple_char(&s);
+
+			if (c < 0)
+				return NULL;
+			cls_set(a->cls, c);
+		}
+		if (*s == '*' || *s == '+' || *s == '?') {
+			a->lo = *s == '+';
+			a->hi = *s == '?' ? 1 : SIZE_MAX;
+			s++;
+		} else if (*s == '{') {
+			char *end;
+
+			if (!is_quantifier(s + 1))
+				return NULL;
+			a->lo = strtoul(s + 1, &end, 10);
+			a->hi = a->lo;
+			if (*end == ',')
+				a->hi = end[1] == '}' ? SIZE_MAX : strtoul(end + 1, &end, 10);
+			s = strchr(s, '}') + 1;
+			if (a->hi < a->lo || a->lo > 100000)
+				return NULL;
+		} else {
+			continue;
+		}
+		if (*s == '?')
+			s++; /* laziness does not change whether a match exists */
+	}
+	re = dr_xmalloc(sizeof(*re) + n * sizeof(re->at[0]));
+	re->bol = bol;
+	re->eol = eol;
+	re->n = n;
+	memcpy(re->at, buf, n * sizeof(buf[0]));
+	return re;
+}
+
+struct sre_run {
+	const struct dr_schema_sre *re;
+	const unsigned char *s;
+	size_t len;
+	unsigned char *failed; /* bit (i * (len + 1) + p): m(i, p) is false */
+};
+
+static int in_cls(const struct sre_atom *a, unsigned char c)
+{
+	return (a->cls[c >> 3] >> (c & 7)) & 1;
+}
+
+/* Does the pattern from atom i on match the subject from position p? */
+static int sre_m(struct sre_run *r, size_t i, size_t p)
+{
+	const struct sre_atom *a;
+	size_t bit, q;
+	int ok = 0;
+
+	if (i == r->re->n)
+		return !r->re->eol || p == r->len;
+	bit = i * (r->len + 1) + p;
+	if (r->failed[bit >> 3] & (1u << (bit & 7)))
+		return 0;
+	a = &r->re->at[i];
+	for (q = p; q < r->len && q - p < a->hi && in_cls(a, r->s[q]); q++)
+		;
+	if (q - p >= a->lo) {
+		for (;; q--) {
+			if (sre_m(r, i + 1, q)) {
+				ok = 1;
+				break;
+			}
+			if (q == p + a->lo)
+				break;
+		}
+	}
+	if (!ok)
+		r->failed[bit >> 3] |= (unsigned char)(1u << (bit & 7));
+	return ok;
+}
+
+int dr_schema_sre_match(const struct dr_schema_sre *re, const char *s, size_t len)
+{
+	unsigned char memo[SRE_MAX_BITS / 8];
+	struct sre_run r;
+	size_t i, bits = (re->n + 1) * (len + 1);
+
+	if (len > 4096 || bits > SRE_MAX_BITS)
+		return -1;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] >= 0x80 || !s[i])
+			return -1; /* code points, not bytes: let regexec decide */
+	memset(memo, 0, (bits + 7) / 8);
+	r.re = re;
+	r.s = (const unsigned char *)s;
+	r.len = len;
+	r.failed = memo;
+	if (re->bol)
+		return sre_m(&r, 0, 0);
+	for (i = 0; i <= len; i++)
+		if (sre_m(&r, 0, i))
+			return 1;
+	return 0;
 }

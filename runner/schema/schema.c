@@ -50,11 +50,18 @@ struct prop {
 	const char *name;
 	size_t len;
 	uint32_t hash;
+	int required; /* also listed in "required" */
 	struct node *n;
 };
 
+/* A compiled pattern: the fast matcher when the pattern is simple. */
+struct re {
+	regex_t posix;
+	struct dr_schema_sre *fast;
+};
+
 struct pattern_prop {
-	regex_t *re;
+	struct re *re;
 	struct node *n;
 };
 
@@ -80,7 +87,7 @@ struct node {
 	json_t *minimum, *maximum, *xminimum, *xmaximum, *multiple;
 
 	long min_len, max_len; /* -1: absent */
-	regex_t *pattern;
+	struct re *pattern;
 	const char *pattern_src;
 	enum format format;
 	const char *format_name;
@@ -103,6 +110,7 @@ struct node {
 	struct node *prop_names;
 	const char **required;
 	size_t nrequired;
+	int required_declared; /* every required name is in properties */
 	long min_props, max_props;
 	struct dep *deps;
 	size_t ndeps;
@@ -115,7 +123,7 @@ struct node {
 struct dr_schema {
 	dr_arena *arena;
 	struct node *root;
-	regex_t **regexes;
+	struct re **regexes;
 	size_t nregexes, aregexes;
 	json_t **docs; /* referenced documents */
 	size_t ndocs;
@@ -509,11 +517,11 @@ static int get_count(struct cc *c, const json_t *j, const char *kw, const char *
 	return 0;
 }
 
-static int add_regex(struct cc *c, const char *src, const char *loc, regex_t **out)
+static int add_regex(struct cc *c, const char *src, const char *loc, struct re **out)
 {
 	dr_strbuf ere = DR_STRBUF_INIT;
 	const char *why;
-	regex_t *re;
+	struct re *re;
 	int rc;
 
 	if (dr_schema_regex_translate(src, &ere, &why)) {
@@ -522,12 +530,13 @@ static int add_regex(struct cc *c, const char *src, const char *loc, regex_t **o
 			       why);
 	}
 	re = dr_xmalloc(sizeof(*re));
-	rc = regcomp(re, ere.buf, REG_EXTENDED | REG_NOSUB);
+	rc = regcomp(&re->posix, ere.buf, REG_EXTENDED | REG_NOSUB);
 	dr_strbuf_release(&ere);
 	if (rc) {
 		free(re);
 		return cc_fail(c, "%s: invalid regular expression \"%s\"", loc, src);
 	}
+	re->fast = dr_schema_sre_compile(src);
 	DR_ALLOC_GROW(c->s->regexes, c->s->nregexes + 1, c->s->aregexes);
 	c->s->regexes[c->s->nregexes++] = re;
 	*out = re;
@@ -664,6 +673,20 @@ static int compile_object_kws(struct cc *c, json_t *j, struct node *n, const cha
 			if (!json_is_string(v))
 				return cc_fail(c, "%s/required: expected an array of strings", loc);
 			n->required[n->nrequired++] = json_string_value(v);
+		}
+	}
+	if (n->nrequired && n->nprops) {
+		n->required_declared = 1;
+		for (i = 0; i < n->nrequired; i++) {
+			size_t q;
+
+			for (q = 0; q < n->nprops; q++)
+				if (!strcmp(n->props[q].name, n->required[i]))
+					break;
+			if (q == n->nprops || n->props[q].required)
+				n->required_declared = 0; /* undeclared or listed twice */
+			else
+				n->props[q].required = 1;
 		}
 	}
 	if ((rc = get_count(c, j, "minProperties", loc, &n->min_props)) ||
@@ -933,7 +956,8 @@ void dr_schema_free(dr_schema *s)
 	if (!s)
 		return;
 	for (i = 0; i < s->nregexes; i++) {
-		regfree(s->regexes[i]);
+		regfree(&s->regexes[i]->posix);
+		free(s->regexes[i]->fast);
 		free(s->regexes[i]);
 	}
 	free(s->regexes);
@@ -1490,6 +1514,13 @@ static int check_alternatives(struct vc *v, const struct node *n, struct node **
 	return 0;
 }
 
+static int re_match(const struct re *re, const char *s, size_t len)
+{
+	int r = re->fast ? dr_schema_sre_match(re->fast, s, len) : -1;
+
+	return r >= 0 ? r : !regexec(&re->posix, s, 0, NULL, 0);
+}
+
 static int check_format(const struct node *n, const char *s)
 {
 	uint64_t ms;
@@ -1572,7 +1603,8 @@ static int validate_number(struct vc *v, const struct node *n, const json_t *j,
 		FAIL();
 	}
 done:
-	dr_strbuf_release(&sb);
+	if (sb.alloc)
+		dr_strbuf_release(&sb);
 	return ok;
 }
 
@@ -1597,7 +1629,7 @@ static int validate_string(struct vc *v, const struct node *n, const json_t *j,
 			FAIL();
 		}
 	}
-	if (n->pattern && regexec(n->pattern, s, 0, NULL, 0)) {
+	if (n->pattern && !re_match(n->pattern, s, json_string_length(j))) {
 		add_err(v, seg, n, "pattern", 0, "does not match pattern \"%s\"", n->pattern_src);
 		FAIL();
 	}
@@ -1607,7 +1639,8 @@ static int validate_string(struct vc *v, const struct node *n, const json_t *j,
 		FAIL();
 	}
 done:
-	dr_strbuf_release(&sb);
+	if (sb.alloc)
+		dr_strbuf_release(&sb);
 	return ok;
 }
 
@@ -1726,12 +1759,47 @@ static int validate_key_name(struct vc *v, const struct node *n, const char *key
 	return ok;
 }
 
+static int check_required(struct vc *v, const struct node *n, const json_t *j,
+			  const struct seg *seg)
+{
+	dr_strbuf sb = DR_STRBUF_INIT;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; i < n->nrequired; i++) {
+		if (json_object_get(j, n->required[i]))
+			continue;
+		dr_strbuf_reset(&sb);
+		dr_strbuf_add_json_escaped(&sb, n->required[i]);
+		add_err(v, seg, n, "required", 0, "missing required key \"%s\"", sb.buf);
+		ok = 0;
+		if (v->quiet)
+			break;
+	}
+	dr_strbuf_release(&sb);
+	return ok;
+}
+
+/* Move errors [from, v->n) to position mark, keeping both runs in order. */
+static void rotate_errs(struct vc *v, size_t mark, size_t from)
+{
+	size_t tail = v->n - from;
+	struct verr *tmp;
+
+	if (!tail || from == mark)
+		return;
+	tmp = dr_xmalloc(tail * sizeof(*tmp));
+	memcpy(tmp, v->errs + from, tail * sizeof(*tmp));
+	memmove(v->errs + mark + tail, v->errs + mark, (from - mark) * sizeof(*tmp));
+	memcpy(v->errs + mark, tmp, tail * sizeof(*tmp));
+	free(tmp);
+}
+
 static int validate_object(struct vc *v, const struct node *n, const json_t *j,
 			   const struct seg *seg)
 {
-	size_t size = json_object_size(j), i;
-	const char *key;
-	json_t *val;
+	size_t size = json_object_size(j), i, mark, nreq = 0;
+	void *it;
 	dr_strbuf sb = DR_STRBUF_INIT;
 	int ok = 1;
 
@@ -1745,14 +1813,11 @@ static int validate_object(struct vc *v, const struct node *n, const json_t *j,
 			n->max_props, plural(n->max_props, "key", "keys"));
 		FAIL();
 	}
-	for (i = 0; i < n->nrequired; i++) {
-		if (json_object_get(j, n->required[i]))
-			continue;
-		dr_strbuf_reset(&sb);
-		dr_strbuf_add_json_escaped(&sb, n->required[i]);
-		add_err(v, seg, n, "required", 0, "missing required key \"%s\"", sb.buf);
+	mark = v->n;
+	/* When every required key is a declared property, the property loop
+	 * counts them and the hash lookups below are only done on failure. */
+	if (!n->required_declared && !check_required(v, n, j, seg))
 		FAIL();
-	}
 	for (i = 0; i < n->ndeps; i++) {
 		const struct dep *d = &n->deps[i];
 		size_t r;
@@ -1776,18 +1841,23 @@ static int validate_object(struct vc *v, const struct node *n, const json_t *j,
 		}
 	}
 	if (!n->nprops && !n->npprops && !n->addl_props && !n->prop_names)
-		goto done;
-	json_object_foreach((json_t *)j, key, val) {
+		goto done; /* required_declared implies nprops */
+	for (it = json_object_iter((json_t *)j); it;
+	     it = json_object_iter_next((json_t *)j, it)) {
+		const char *key = json_object_iter_key(it);
+		size_t klen = json_object_iter_key_len(it);
+		const json_t *val = json_object_iter_value(it);
 		struct seg s = { seg, key, 0 };
 		int matched = 0;
 
 		if (n->prop_names && !validate_key_name(v, n, key, &s))
 			FAIL();
 		if (n->nprops) {
-			const struct prop *p = find_prop(n, key, strlen(key));
+			const struct prop *p = find_prop(n, key, klen);
 
 			if (p) {
 				matched = 1;
+				nreq += (size_t)p->required;
 				if (deref(p->n)->boolean == 0) {
 					dr_strbuf_reset(&sb);
 					dr_strbuf_add_json_escaped(&sb, key);
@@ -1800,7 +1870,7 @@ static int validate_object(struct vc *v, const struct node *n, const json_t *j,
 			}
 		}
 		for (i = 0; i < n->npprops; i++) {
-			if (regexec(n->pprops[i].re, key, 0, NULL, 0))
+			if (!re_match(n->pprops[i].re, key, klen))
 				continue;
 			matched = 1;
 			if (!validate(v, n->pprops[i].n, val, &s))
@@ -1820,8 +1890,16 @@ static int validate_object(struct vc *v, const struct node *n, const json_t *j,
 			FAIL();
 		}
 	}
+	if (n->required_declared && nreq < n->nrequired) {
+		size_t before = v->n;
+
+		check_required(v, n, j, seg);
+		rotate_errs(v, mark, before);
+		FAIL();
+	}
 done:
-	dr_strbuf_release(&sb);
+	if (sb.alloc)
+		dr_strbuf_release(&sb);
 	return ok;
 }
 
@@ -1920,7 +1998,8 @@ static int validate_node(struct vc *v, const struct node *n, const json_t *j,
 			FAIL();
 	}
 done:
-	dr_strbuf_release(&sb);
+	if (sb.alloc)
+		dr_strbuf_release(&sb);
 	return ok;
 }
 
