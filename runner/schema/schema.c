@@ -40,6 +40,7 @@ static const char *const type_names[] = {
 
 enum format {
 	F_NONE, F_IPV4, F_DATE_TIME, F_DURATION, F_CIDR, F_EMAIL, F_HOSTNAME, F_URI,
+	F_REGEX,
 };
 
 #define MAX_DEPTH 400
@@ -831,6 +832,7 @@ static int compile_node(struct cc *c, json_t *j, const char *base, const char *l
 			{ "ipv4", F_IPV4 }, { "date-time", F_DATE_TIME },
 			{ "dr-duration", F_DURATION }, { "ipv4-cidr", F_CIDR },
 			{ "email", F_EMAIL }, { "hostname", F_HOSTNAME }, { "uri", F_URI },
+			{ "regex", F_REGEX },
 		};
 		size_t i;
 
@@ -1521,6 +1523,21 @@ static int re_match(const struct re *re, const char *s, size_t len)
 	return r >= 0 ? r : !regexec(&re->posix, s, 0, NULL, 0);
 }
 
+/* "regex": a pattern this validator can compile (so it would work in a schema). */
+static int is_regex(const char *s)
+{
+	dr_strbuf ere = DR_STRBUF_INIT;
+	const char *why;
+	regex_t re;
+	int ok = !dr_schema_regex_translate(s, &ere, &why) &&
+		 !regcomp(&re, ere.buf, REG_EXTENDED | REG_NOSUB);
+
+	if (ok)
+		regfree(&re);
+	dr_strbuf_release(&ere);
+	return ok;
+}
+
 static int check_format(const struct node *n, const char *s)
 {
 	uint64_t ms;
@@ -1536,6 +1553,7 @@ static int check_format(const struct node *n, const char *s)
 	case F_EMAIL: return dr_schema_is_email(s);
 	case F_HOSTNAME: return dr_schema_is_hostname(s);
 	case F_URI: return dr_schema_is_uri(s);
+	case F_REGEX: return is_regex(s);
 	}
 	return 1;
 }
@@ -1550,6 +1568,7 @@ static const char *format_what(enum format f)
 	case F_EMAIL: return "a valid email address";
 	case F_HOSTNAME: return "a valid hostname";
 	case F_URI: return "a valid URI";
+	case F_REGEX: return "a supported regular expression";
 	case F_NONE: break;
 	}
 	return "valid";

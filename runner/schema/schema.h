@@ -10,7 +10,7 @@
  * and percent-encoding), "$id" base changes, plain-name fragments and
  * documents registered as resources (so no network is ever used).
  * "format" is asserted for ipv4, date-time (RFC 3339), email, hostname,
- * uri and the drplan formats dr-duration (dr_parse_duration()) and
+ * uri, regex (a pattern this validator supports) and the drplan formats dr-duration (dr_parse_duration()) and
  * ipv4-cidr (dr_parse_cidr()); other formats are ignored.
  * "pattern" uses POSIX extended regular expressions after translating the
  * ECMA-262 escapes \d \D \w \W \s \S, (?: and \uXXXX; look-around and

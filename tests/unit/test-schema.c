@@ -168,6 +168,8 @@ TEST(custom_formats)
 		   "|#/format|format|0|\"-bad.example\" is not a valid hostname\n");
 	CHECK_ERRS("{\"format\":\"email\"}", "\"ops@example.com\"", "");
 	CHECK_ERRS("{\"format\":\"uri\"}", "\"https://example.com/a?b#c\"", "");
+	CHECK_ERRS("{\"format\":\"regex\"}", "\"^a\\\\Z\"",
+		   "|#/format|format|0|\"^a\\\\Z\" is not a supported regular expression\n");
 	CHECK_ERRS("{\"format\":\"uri\"}", "\"//example.com\"",
 		   "|#/format|format|0|\"//example.com\" is not a valid URI\n");
 }
