@@ -69,6 +69,141 @@ static int control_escape(int c)
 
 #define SPACE_CHARS " \t\n\r\f\v"
 
+static void byteset_escape(unsigned char *set, int e)
+{
+	unsigned char tmp[32] = { 0 };
+	const char *sp = SPACE_CHARS;
+	int c;
+
+	switch (e | 32) {
+	case 'd':
+		for (c = '0'; c <= '9'; c++)
+			tmp[c >> 3] |= (unsigned char)(1u << (c & 7));
+		break;
+	case 'w':
+		for (c = 0; c < 128; c++)
+			if (isalnum(c) || c == '_')
+				tmp[c >> 3] |= (unsigned char)(1u << (c & 7));
+		break;
+	case 's':
+		for (; *sp; sp++)
+			tmp[*sp >> 3] |= (unsigned char)(1u << (*sp & 7));
+		break;
+	}
+	for (c = 0; c < 32; c++)
+		set[c] |= (unsigned char)(e >= 'A' && e <= 'Z' ? ~tmp[c] : tmp[c]);
+}
+
+/*
+ * A class with \D, \W or \S ("[\s\S]", "[\W_]") has no POSIX spelling
+ * with escapes, so it is computed as a set of bytes and written out. Bytes
+ * of UTF-8 sequences are members of the negated escapes, which keeps
+ * "[\s\S]*" matching any text.
+ */
+static int translate_class_bytes(const char **ps, dr_strbuf *out, const char **why)
+{
+	unsigned char set[32] = { 0 };
+	const char *s = *ps;
+	int neg = 0, c, members = 0, prev = -1;
+
+	if (*s == '^') {
+		neg = 1;
+		s++;
+	}
+	while (*s && *s != ']') {
+		c = (unsigned char)*s++;
+		if (c >= 0x80) {
+			*why = "non-ASCII character in a class with \\D, \\W or \\S";
+			return DR_EINVAL;
+		}
+		if (c == '\\') {
+			int e = (unsigned char)*s;
+
+			if (!e)
+				break;
+			s++;
+			if (strchr("dDwWsS", e)) {
+				byteset_escape(set, e);
+				prev = -1;
+				continue;
+			}
+			c = control_escape(e) >= 0 ? control_escape(e) : e;
+			if (isalnum(e) && control_escape(e) < 0) {
+				*why = "unsupported escape in brackets";
+				return DR_EINVAL;
+			}
+		}
+		if (c == '-' && prev >= 0 && *s && *s != ']') {
+			int hi = (unsigned char)*s++, k;
+
+			if (hi == '\\' && *s) {
+				int e = (unsigned char)*s++;
+
+				hi = control_escape(e) >= 0 ? control_escape(e) : e;
+			}
+			if (hi >= 0x80 || hi < prev) {
+				*why = "unsupported range in brackets";
+				return DR_EINVAL;
+			}
+			for (k = prev; k <= hi; k++)
+				set[k >> 3] |= (unsigned char)(1u << (k & 7));
+			prev = -1;
+			continue;
+		}
+		set[c >> 3] |= (unsigned char)(1u << (c & 7));
+		prev = c;
+	}
+	if (*s != ']') {
+		*why = "unterminated [";
+		return DR_EINVAL;
+	}
+	*ps = s + 1;
+	if (neg)
+		for (c = 0; c < 32; c++)
+			set[c] = (unsigned char)~set[c];
+	set[0] &= (unsigned char)~1u; /* NUL never occurs in a C string */
+	for (c = 1; c < 256; c++)
+		members += (set[c >> 3] >> (c & 7)) & 1;
+	if (members == 255) {
+		/* Without REG_NEWLINE, "." matches every character. */
+		dr_strbuf_addch(out, '.');
+		return 0;
+	}
+	if (!members) {
+		*why = "a class that matches nothing";
+		return DR_EINVAL;
+	}
+	/* List the smaller side: members, or non-members after "^". */
+	{
+		int want = members <= 127, rb, hy, caret;
+
+		dr_strbuf_addstr(out, want ? "[" : "[^");
+		rb = ((set[']' >> 3] >> (']' & 7)) & 1) == want;
+		hy = ((set['-' >> 3] >> ('-' & 7)) & 1) == want;
+		caret = ((set['^' >> 3] >> ('^' & 7)) & 1) == want;
+		if (rb)
+			dr_strbuf_addch(out, ']');
+		for (c = 1; c < 256; c++) {
+			if (((set[c >> 3] >> (c & 7)) & 1) != want || c == ']' || c == '-' ||
+			    c == '^')
+				continue;
+			dr_strbuf_addch(out, c);
+		}
+		if (caret)
+			dr_strbuf_addch(out, '^');
+		if (hy)
+			dr_strbuf_addch(out, '-');
+		if (want && members == 1 && caret) {
+			/* Only "^": "[^]" would not parse. */
+			dr_strbuf_setlen(out, out->len - 2);
+			dr_strbuf_addstr(out, "\\^");
+			return 0;
+		}
+		dr_strbuf_addch(out, ']');
+	}
+	return 0;
+}
+
 /*
  * Inside a bracket expression POSIX treats backslash literally and gives
  * ']' and '-' meaning by position, so the class is rebuilt: ']' first,
@@ -101,8 +236,7 @@ static int translate_class(const char **ps, dr_strbuf *out, const char **why)
 			case 's': dr_strbuf_addstr(&items, SPACE_CHARS); prev = -1; continue;
 			case 'D': case 'W': case 'S':
 				dr_strbuf_release(&items);
-				*why = "negated class escape inside brackets";
-				return DR_EINVAL;
+				return translate_class_bytes(ps, out, why);
 			case 'u':
 				v = hexn(s, 4);
 				if (v < 0 || v > 0x7F) {

@@ -907,6 +907,13 @@ int dr_schema_compile_with(const json_t *root, const char *base_uri,
 		*errmsg = NULL;
 	if (!root)
 		return DR_EINVAL;
+	for (i = 0; i < nres; i++) {
+		if (!res[i].uri || !res[i].doc) {
+			if (errmsg)
+				*errmsg = dr_xstrdup("schema resource without a URI or a document");
+			return DR_EINVAL;
+		}
+	}
 	memset(&c, 0, sizeof(c));
 	dr_strbuf_init(&c.err, 0);
 	s = dr_xcalloc(1, sizeof(*s));

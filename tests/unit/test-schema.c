@@ -10,6 +10,7 @@
 
 #include "test.h"
 
+#include <regex.h>
 #include <stdlib.h>
 
 static void collect(void *ctx, const dr_schema_error *e)
@@ -195,6 +196,10 @@ TEST(numbers_and_counts)
 	CHECK_ERRS("{\"pattern\":\"^[a-z]\"}", "\"Abc\"",
 		   "|#/pattern|pattern|0|does not match pattern \"^[a-z]\"\n");
 	CHECK_ERRS("{\"pattern\":\"^\\\\d+\\\\s\\\\w$\"}", "\"12 x\"", "");
+	/* A newline defeats the fast path's "." but not [\s\S]. */
+	CHECK_ERRS("{\"pattern\":\"^[\\\\s\\\\S]+$\"}", "\"a\\nb\\u00e9\"", "");
+	CHECK_ERRS("{\"pattern\":\"^.+$\"}", "\"a\\nb\"",
+		   "|#/pattern|pattern|0|does not match pattern \"^.+$\"\n");
 	CHECK_ERRS("{\"contains\":{\"const\":3}}", "[1,2]",
 		   "|#/contains|contains|0|must contain at least one matching item\n");
 	CHECK_ERRS("{\"dependencies\":{\"a\":[\"b\"]}}", "{\"a\":1}",
@@ -412,9 +417,57 @@ TEST(regex_translation)
 	CHECK_INT(dr_schema_regex_translate("[^\\]a]", &sb, &why), 0);
 	CHECK_STR(sb.buf, "[^]a]");
 	dr_strbuf_reset(&sb);
+	CHECK_INT(dr_schema_regex_translate("[\\s\\S]", &sb, &why), 0);
+	CHECK_STR(sb.buf, ".");
+	dr_strbuf_reset(&sb);
+	CHECK_INT(dr_schema_regex_translate("[^\\S]", &sb, &why), 0);
+	CHECK_STR(sb.buf, "[\t\n\v\f\r ]");
+	dr_strbuf_reset(&sb);
 	CHECK_INT(dr_schema_regex_translate("(a)\\1", &sb, &why), DR_EINVAL);
 	CHECK_STR(why, "back-references are not supported");
 	dr_strbuf_release(&sb);
+}
+
+TEST(fast_matcher_agrees_with_regexec)
+{
+	static const char *const patterns[] = {
+		"^[a-z][a-z0-9-]{0,62}$", "a+b", "^\\d{3}$", "x.y", "^$", "[^a-c]+$",
+		"\\w\\s\\S", "^a?b*c{2,3}$", "^[\\d.]+$", "ab{0}c", "^.{2}$", "[-a]",
+		"^[A-Z_]\\W", "c{2,}$", "\\.", "^[\\s\\S]*?$", "b{1,2}?c",
+	};
+	static const char *const subjects[] = {
+		"", "a", "ab", "abc", "vm-1", "Vm", "123", "12", "1234", "x\ny", "xzy",
+		"acc", "abccc", "bcc", "a b", "1.2.3", "ac", "-", "dd", "A!", "_a",
+		"ccc", "bbbc", "x.y",
+	};
+	size_t i, k, simple = 0;
+
+	for (i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+		struct dr_schema_sre *fast = dr_schema_sre_compile(patterns[i]);
+		dr_strbuf ere = DR_STRBUF_INIT;
+		const char *why;
+		regex_t re;
+
+		CHECK_INT(dr_schema_regex_translate(patterns[i], &ere, &why), 0);
+		CHECK_INT(regcomp(&re, ere.buf, REG_EXTENDED | REG_NOSUB), 0);
+		simple += fast != NULL;
+		for (k = 0; fast && k < sizeof(subjects) / sizeof(subjects[0]); k++) {
+			int a = dr_schema_sre_match(fast, subjects[k], strlen(subjects[k]));
+			int b = !regexec(&re, subjects[k], 0, NULL, 0);
+
+			if (a != b)
+				fprintf(stderr, "pattern %s subject \"%s\": fast %d, regexec %d\n",
+					patterns[i], subjects[k], a, b);
+			CHECK_INT(a, b);
+		}
+		regfree(&re);
+		free(fast);
+		dr_strbuf_release(&ere);
+	}
+	/* Every pattern above is simple enough for the fast path. */
+	CHECK_INT(simple, sizeof(patterns) / sizeof(patterns[0]));
+	/* Groups and alternation go to regexec. */
+	CHECK(dr_schema_sre_compile("(a|b)") == NULL);
 }
 
 TEST(uri_resolution)
@@ -476,6 +529,7 @@ int main(void)
 	RUN(caps);
 	RUN(deep_instance);
 	RUN(regex_translation);
+	RUN(fast_matcher_agrees_with_regexec);
 	RUN(uri_resolution);
 	RUN(deterministic);
 	return test_summary();
