@@ -69,6 +69,26 @@ static int control_escape(int c)
 
 #define SPACE_CHARS " \t\n\r\f\v"
 
+/* The character an escape inside brackets stands for (after the backslash
+ * and e); -1 when unsupported. \\uXXXX and \\xHH must be ASCII. */
+static int class_char_escape(const char **ps, int e)
+{
+	long v;
+
+	if (e == 'u' || e == 'x') {
+		v = hexn(*ps, e == 'u' ? 4 : 2);
+		if (v <= 0 || v >= 0x80)
+			return -1;
+		*ps += e == 'u' ? 4 : 2;
+		return (int)v;
+	}
+	if (control_escape(e) >= 0)
+		return control_escape(e);
+	if (e == 'b')
+		return '\b'; /* ECMA: backspace inside a class */
+	return isalnum(e) || e >= 0x80 ? -1 : e;
+}
+
 static void byteset_escape(unsigned char *set, int e)
 {
 	unsigned char tmp[32] = { 0 };
@@ -127,8 +147,8 @@ static int translate_class_bytes(const char **ps, dr_strbuf *out, const char **w
 				prev = -1;
 				continue;
 			}
-			c = control_escape(e) >= 0 ? control_escape(e) : e;
-			if (isalnum(e) && control_escape(e) < 0) {
+			c = class_char_escape(&s, e);
+			if (c < 0) {
 				*why = "unsupported escape in brackets";
 				return DR_EINVAL;
 			}
@@ -139,9 +159,9 @@ static int translate_class_bytes(const char **ps, dr_strbuf *out, const char **w
 			if (hi == '\\' && *s) {
 				int e = (unsigned char)*s++;
 
-				hi = control_escape(e) >= 0 ? control_escape(e) : e;
+				hi = strchr("dDwWsS", e) ? -1 : class_char_escape(&s, e);
 			}
-			if (hi >= 0x80 || hi < prev) {
+			if (hi < 0 || hi >= 0x80 || hi < prev) {
 				*why = "unsupported range in brackets";
 				return DR_EINVAL;
 			}
@@ -215,6 +235,18 @@ static int translate_class(const char **ps, dr_strbuf *out, const char **why)
 	dr_strbuf items = DR_STRBUF_INIT;
 	int neg = 0, rb = 0, caret = 0, hyphen = 0;
 	int prev = -1; /* last single byte added, for ranges */
+	const char *p;
+
+	/* ASCII classes are computed exactly as byte sets; only classes
+	 * with UTF-8 characters are rebuilt item by item. */
+	for (p = s; *p && *p != ']'; p++) {
+		if ((unsigned char)*p >= 0x80)
+			break;
+		if (*p == '\\' && p[1])
+			p++;
+	}
+	if ((unsigned char)*p < 0x80)
+		return translate_class_bytes(ps, out, why);
 
 	if (*s == '^') {
 		neg = 1;

@@ -6,11 +6,15 @@
  * is itself an object or a boolean it is also compiled as a schema and
  * the input validated against itself, which exercises $ref resolution,
  * URI handling and the regular expression translation on hostile input.
- * Every error's strings are read, so ASan sees bad pointers.
+ * Every error's strings are read, so ASan sees bad pointers. An input of
+ * the form ["pattern", "subject"] checks that the fast matcher for simple
+ * patterns agrees with regexec() on the translated pattern.
  */
 #include "schema/schema.h"
+#include "schema/schema-int.h"
 
 #include <jansson.h>
+#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -73,6 +77,30 @@ static void touch(void *ctx, const dr_schema_error *e)
 		strlen(e->message) + (size_t)e->at_key;
 }
 
+static void differential(const json_t *pair)
+{
+	const char *pat = json_string_value(json_array_get(pair, 0));
+	const char *subj = json_string_value(json_array_get(pair, 1));
+	struct dr_schema_sre *fast;
+	dr_strbuf ere = DR_STRBUF_INIT;
+	const char *why;
+	regex_t re;
+
+	if (!pat || !subj)
+		return;
+	fast = dr_schema_sre_compile(pat);
+	if (fast && !dr_schema_regex_translate(pat, &ere, &why) &&
+	    !regcomp(&re, ere.buf, REG_EXTENDED | REG_NOSUB)) {
+		int a = dr_schema_sre_match(fast, subj, strlen(subj));
+
+		if (a >= 0 && a != !regexec(&re, subj, 0, NULL, 0))
+			abort(); /* the two matchers disagree */
+		regfree(&re);
+	}
+	free(fast);
+	dr_strbuf_release(&ere);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_t *inst;
@@ -91,6 +119,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (dr_schema_validate(fixed, inst, touch, &sum) < 0)
 		abort();
+	if (json_is_array(inst) && json_array_size(inst) == 2)
+		differential(inst);
 	if (json_is_object(inst) || json_is_boolean(inst)) {
 		dr_schema *self = NULL;
 		char *msg = NULL;
