@@ -373,12 +373,87 @@ static int is_quantifier(const char *s)
 	return *s == '}';
 }
 
+/*
+ * regcomp() expands counted repetition, so "((a{99}){99}){99}" or a
+ * quantifier stacked on a quantifier can take gigabytes. The size of the
+ * expansion is tracked per group level and bounded.
+ */
+#define RE_MAX_COST 20000
+#define RE_MAX_GROUPS 64
+
+struct re_cost {
+	long sum[RE_MAX_GROUPS + 1];  /* size of the current group so far */
+	long last[RE_MAX_GROUPS + 1]; /* size of its last item */
+	int depth;
+	int can_repeat;
+};
+
+enum { TOK_ATOM, TOK_QUANT, TOK_OPEN, TOK_CLOSE, TOK_ALT, TOK_ASSERT };
+
+static long cap_cost(long v)
+{
+	return v > RE_MAX_COST ? RE_MAX_COST + 1 : v;
+}
+
+static int re_cost_step(struct re_cost *rc, int tok, long copies, const char **why)
+{
+	long *sum = &rc->sum[rc->depth], *last = &rc->last[rc->depth];
+
+	switch (tok) {
+	case TOK_ATOM:
+		*sum = cap_cost(*sum + 1);
+		*last = 1;
+		rc->can_repeat = 1;
+		break;
+	case TOK_QUANT:
+		if (!rc->can_repeat) {
+			*why = "quantifier without anything to repeat";
+			return DR_EINVAL;
+		}
+		*sum = cap_cost(*sum + cap_cost(*last * (copies - 1)));
+		*last = cap_cost(*last * copies);
+		rc->can_repeat = 0;
+		break;
+	case TOK_OPEN:
+		if (rc->depth == RE_MAX_GROUPS) {
+			*why = "groups nested too deeply";
+			return DR_EINVAL;
+		}
+		rc->depth++;
+		rc->sum[rc->depth] = rc->last[rc->depth] = 0;
+		rc->can_repeat = 0;
+		break;
+	case TOK_CLOSE:
+		if (!rc->depth) {
+			*why = "unmatched )";
+			return DR_EINVAL;
+		}
+		rc->depth--;
+		rc->sum[rc->depth] = cap_cost(rc->sum[rc->depth] + rc->sum[rc->depth + 1]);
+		rc->last[rc->depth] = rc->sum[rc->depth + 1];
+		rc->can_repeat = 1;
+		break;
+	default:
+		rc->can_repeat = 0;
+		break;
+	}
+	if (rc->sum[rc->depth] > RE_MAX_COST) {
+		*why = "pattern too large once repetitions are expanded";
+		return DR_EINVAL;
+	}
+	return 0;
+}
+
 int dr_schema_regex_translate(const char *s, dr_strbuf *out, const char **why)
 {
+	struct re_cost rc;
+
+	memset(&rc, 0, sizeof(rc));
 	*why = NULL;
 	while (*s) {
 		int c = (unsigned char)*s++;
-		long v;
+		int tok = TOK_ATOM;
+		long v, copies = 1;
 
 		switch (c) {
 		case '\\': {
@@ -400,6 +475,7 @@ int dr_schema_regex_translate(const char *s, dr_strbuf *out, const char **why)
 				/* glibc and musl both accept these in ERE. */
 				dr_strbuf_addch(out, '\\');
 				dr_strbuf_addch(out, e);
+				tok = TOK_ASSERT;
 				break;
 			case 'u': case 'x':
 				v = hexn(s, e == 'u' ? 4 : 2);
@@ -457,9 +533,24 @@ int dr_schema_regex_translate(const char *s, dr_strbuf *out, const char **why)
 				}
 			}
 			dr_strbuf_addch(out, '(');
+			tok = TOK_OPEN;
+			break;
+		case ')':
+			dr_strbuf_addch(out, c);
+			tok = TOK_CLOSE;
+			break;
+		case '|':
+			dr_strbuf_addch(out, c);
+			tok = TOK_ALT;
+			break;
+		case '^': case '$':
+			dr_strbuf_addch(out, c);
+			tok = TOK_ASSERT;
 			break;
 		case '*': case '+': case '?':
 			dr_strbuf_addch(out, c);
+			tok = TOK_QUANT;
+			copies = c == '+' ? 2 : 1;
 			/* Laziness does not change whether a match exists. */
 			if (*s == '?')
 				s++;
@@ -467,6 +558,18 @@ int dr_schema_regex_translate(const char *s, dr_strbuf *out, const char **why)
 		case '{':
 			if (is_quantifier(s)) {
 				const char *end = strchr(s, '}');
+				const char *comma = memchr(s, ',', (size_t)(end - s));
+				char *num_end;
+				unsigned long lo = strtoul(s, &num_end, 10), hi = lo;
+
+				if (comma)
+					hi = comma + 1 == end ? lo + 1 : strtoul(comma + 1, NULL, 10);
+				if (hi < lo || hi > 1000) {
+					*why = "repetition count out of range (at most 1000)";
+					return DR_EINVAL;
+				}
+				tok = TOK_QUANT;
+				copies = hi ? (long)hi : 1;
 
 				dr_strbuf_addch(out, '{');
 				dr_strbuf_add(out, s, (size_t)(end - s + 1));
@@ -488,6 +591,12 @@ int dr_schema_regex_translate(const char *s, dr_strbuf *out, const char **why)
 			dr_strbuf_addch(out, c);
 			break;
 		}
+		if (re_cost_step(&rc, tok, copies, why))
+			return DR_EINVAL;
+	}
+	if (rc.depth) {
+		*why = "unmatched (";
+		return DR_EINVAL;
 	}
 	return 0;
 }

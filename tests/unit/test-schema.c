@@ -428,6 +428,17 @@ TEST(regex_translation)
 	CHECK_INT(dr_schema_regex_translate("[a-c--/]", &sb, &why), 0);
 	CHECK_STR(sb.buf, "[./abc-]");
 	dr_strbuf_reset(&sb);
+	/* What regcomp() would expand into gigabytes is refused. */
+	CHECK_INT(dr_schema_regex_translate("a++", &sb, &why), DR_EINVAL);
+	CHECK_STR(why, "quantifier without anything to repeat");
+	CHECK_INT(dr_schema_regex_translate("((a{99}){99}){99}", &sb, &why), DR_EINVAL);
+	CHECK_STR(why, "pattern too large once repetitions are expanded");
+	CHECK_INT(dr_schema_regex_translate("a{1001}", &sb, &why), DR_EINVAL);
+	CHECK_INT(dr_schema_regex_translate("(a|b))", &sb, &why), DR_EINVAL);
+	CHECK_STR(why, "unmatched )");
+	dr_strbuf_reset(&sb);
+	CHECK_INT(dr_schema_regex_translate("(ab{2}|c){100}", &sb, &why), 0);
+	dr_strbuf_reset(&sb);
 	CHECK_INT(dr_schema_regex_translate("(a)\\1", &sb, &why), DR_EINVAL);
 	CHECK_STR(why, "back-references are not supported");
 	dr_strbuf_release(&sb);
