@@ -559,8 +559,7 @@ int dr_schema_regex_translate(const char *s, dr_strbuf *out, const char **why)
 			if (is_quantifier(s)) {
 				const char *end = strchr(s, '}');
 				const char *comma = memchr(s, ',', (size_t)(end - s));
-				char *num_end;
-				unsigned long lo = strtoul(s, &num_end, 10), hi = lo;
+				unsigned long lo = strtoul(s, NULL, 10), hi = lo;
 
 				if (comma)
 					hi = comma + 1 == end ? lo + 1 : strtoul(comma + 1, NULL, 10);

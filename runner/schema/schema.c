@@ -311,7 +311,7 @@ static const char *node_base(struct cc *c, const json_t *j, const char *base)
 	const json_t *id = json_object_get(j, "$id");
 
 	/* In draft-07 "$ref" makes every sibling, "$id" included, ignored. */
-	if (json_is_string(id) && !json_object_get(j, "$ref")) {
+	if (json_is_string(id) && !json_is_string(json_object_get(j, "$ref"))) {
 		char *r = resolve(c, base, json_string_value(id));
 
 		return strip_fragment(c, r);
@@ -337,7 +337,7 @@ static void index_ids(struct cc *c, json_t *j, const char *base, const char *loc
 	if (!json_is_object(j) || depth > MAX_DEPTH)
 		return;
 	id = json_object_get(j, "$id");
-	if (json_is_string(id) && !json_object_get(j, "$ref")) {
+	if (json_is_string(id) && !json_is_string(json_object_get(j, "$ref"))) {
 		char *abs = resolve(c, base, json_string_value(id));
 		char *hash = strchr(abs, '#');
 		const char *outer = base;
