@@ -21,14 +21,7 @@ target_link_libraries(bench-schema PRIVATE dr_core)
 # the corpus as an ordinary test.
 set(DR_SCHEMA_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR}/../fuzz)
 if(DR_FUZZ)
-  # Coverage for libFuzzer in the library itself; consumers get the
-  # sanitizer runtimes, which also provide the coverage callbacks.
-  get_property(dr_fuzz_done GLOBAL PROPERTY DR_FUZZ_CORE_INSTRUMENTED)
-  if(NOT dr_fuzz_done)
-    set_property(GLOBAL PROPERTY DR_FUZZ_CORE_INSTRUMENTED ON)
-    target_compile_options(dr_core PRIVATE -fsanitize=fuzzer-no-link,address,undefined)
-    target_link_options(dr_core INTERFACE -fsanitize=address,undefined)
-  endif()
+  # The top-level CMakeLists instruments dr_core when DR_FUZZ is on.
   add_executable(fuzz-schema ${DR_SCHEMA_FUZZ_DIR}/fuzz-schema.c)
   target_compile_options(fuzz-schema PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_options(fuzz-schema PRIVATE -fsanitize=fuzzer,address,undefined)
