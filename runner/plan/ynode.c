@@ -57,10 +57,9 @@ struct loader {
 	/* libyaml marks count characters; ours count bytes. */
 	int ascii;
 	size_t bom;
-	size_t cur_ci, cur_bi;
-	size_t line_no;         /* libyaml line of line_start */
-	size_t line_start;      /* byte offset, valid when line_valid */
-	int line_valid;
+	size_t cur_ci, cur_bi;  /* a character index and its byte offset */
+	size_t cur_line;        /* 0-based line of cur_bi, counting LFs */
+	size_t cur_ls;          /* byte offset where that line starts */
 
 	struct frame *frames;
 	size_t nframes, framealloc;
@@ -94,45 +93,49 @@ static size_t u8len(unsigned char c)
 	return c < 0xF8 ? 4 : 1;
 }
 
+/*
+ * libyaml counts characters and also breaks lines at a lone CR, NEL, LS and
+ * PS; we count bytes and break lines at LF only, like editors and
+ * dr_diags_source_line(). For plain ASCII text without a lone CR the two
+ * agree; otherwise a cursor walks the text from mark to mark (they mostly
+ * move forward, so the walk is linear overall).
+ */
 static void mark_to_pos(struct loader *L, const yaml_mark_t *m, int *line,
 			int *col)
 {
-	size_t bi, lb, k;
+	const unsigned char *t = (const unsigned char *)L->text;
+	size_t k;
 
-	*line = m->line + 1 > INT_MAX ? INT_MAX : (int)m->line + 1;
 	if (L->ascii) {
+		*line = m->line + 1 > INT_MAX ? INT_MAX : (int)m->line + 1;
 		*col = m->column + 1 > INT_MAX ? INT_MAX : (int)m->column + 1;
 		return;
 	}
-	/* Walk the cursor to the character index, forward or back. */
 	while (L->cur_ci < m->index && L->cur_bi < L->len) {
-		L->cur_bi += u8len((unsigned char)L->text[L->cur_bi]);
+		if (t[L->cur_bi] == '\n') {
+			L->cur_line++;
+			L->cur_ls = L->cur_bi + 1;
+		}
+		L->cur_bi += u8len(t[L->cur_bi]);
 		L->cur_ci++;
 	}
 	if (L->cur_bi > L->len)
 		L->cur_bi = L->len;
 	while (L->cur_ci > m->index && L->cur_bi > L->bom) {
 		L->cur_bi--;
-		while (L->cur_bi > L->bom &&
-		       ((unsigned char)L->text[L->cur_bi] & 0xC0) == 0x80)
+		while (L->cur_bi > L->bom && (t[L->cur_bi] & 0xC0) == 0x80)
 			L->cur_bi--;
 		L->cur_ci--;
-	}
-	bi = L->cur_bi;
-	if (!L->line_valid || L->line_no != m->line || L->line_start > bi) {
-		/* First node on this line: find where it starts, once. */
-		lb = bi;
-		for (k = 0; k < m->column && lb > L->bom; k++) {
-			lb--;
-			while (lb > L->bom &&
-			       ((unsigned char)L->text[lb] & 0xC0) == 0x80)
-				lb--;
+		if (t[L->cur_bi] == '\n') {
+			/* Back onto the previous line: find where it starts. */
+			L->cur_line--;
+			L->cur_ls = L->cur_bi;
+			while (L->cur_ls > L->bom && t[L->cur_ls - 1] != '\n')
+				L->cur_ls--;
 		}
-		L->line_no = m->line;
-		L->line_start = lb;
-		L->line_valid = 1;
 	}
-	k = bi - L->line_start + 1;
+	*line = L->cur_line + 1 > INT_MAX ? INT_MAX : (int)L->cur_line + 1;
+	k = L->cur_bi - L->cur_ls + 1;
 	*col = k > INT_MAX ? INT_MAX : (int)k;
 }
 
@@ -575,7 +578,12 @@ static void push_kid(struct loader *L, dr_ynode *n)
  * root). A key that cannot be one is replaced by NULL so that the entry is
  * dropped when the mapping ends.
  */
-static void add_node(struct loader *L, dr_ynode *n, int merge_candidate)
+enum {
+	ADD_MERGE = 1,       /* a plain "<<": a merge key in key position */
+	ADD_PLACEHOLDER = 2, /* stands in for a bad alias, already reported */
+};
+
+static void add_node(struct loader *L, dr_ynode *n, int flags)
 {
 	struct frame *f;
 
@@ -585,7 +593,9 @@ static void add_node(struct loader *L, dr_ynode *n, int merge_candidate)
 	}
 	f = &L->frames[L->nframes - 1];
 	if (f->node->kind == DR_YNODE_MAP && (L->nkids - f->base) % 2 == 0) {
-		if (n->kind != DR_YNODE_SCALAR) {
+		if (flags & ADD_PLACEHOLDER) {
+			n = NULL;
+		} else if (n->kind != DR_YNODE_SCALAR) {
 			lerr(L, DR_SEV_ERROR, "YAML-KEY-TYPE", n->line, n->col,
 			     "%s cannot be a mapping key; use a plain "
 			     "string as the key",
@@ -593,7 +603,7 @@ static void add_node(struct loader *L, dr_ynode *n, int merge_candidate)
 			n = NULL;
 		} else if (memchr(n->str, '\0', n->len)) {
 			n = NULL; /* reported when the scalar was read */
-		} else if (merge_candidate) {
+		} else if (flags & ADD_MERGE) {
 			if (!f->merge_key) {
 				f->merge_key = n;
 			} else {
@@ -923,7 +933,9 @@ static void scalar(struct loader *L, const yaml_event_t *ev)
 		anchor_set(L, anchor, n, 1);
 	add_node(L, n,
 		 plain && !tag && n->len == 2 && n->str[0] == '<' &&
-			 n->str[1] == '<');
+				 n->str[1] == '<'
+			 ? ADD_MERGE
+			 : 0);
 }
 
 static int alias(struct loader *L, const yaml_event_t *ev)
@@ -950,7 +962,7 @@ static int alias(struct loader *L, const yaml_event_t *ev)
 		n = new_node(L, DR_YNODE_SCALAR, &m);
 		n->str = "";
 		n->type = DR_YSCALAR_NULL;
-		add_node(L, n, 0);
+		add_node(L, n, ADD_PLACEHOLDER);
 		return 0;
 	}
 	n = copy_tree(L, an->node, L->nframes + 1);
@@ -1089,12 +1101,13 @@ static int precheck(struct loader *L)
 		L->bom = 3;
 	L->ascii = 1;
 	for (i = L->bom; i < L->len; i++) {
-		if (t[i] & 0x80) {
+		if ((t[i] & 0x80) ||
+		    (t[i] == '\r' && (i + 1 == L->len || t[i + 1] != '\n'))) {
 			L->ascii = 0;
 			break;
 		}
 	}
-	L->cur_bi = L->bom;
+	L->cur_bi = L->cur_ls = L->bom;
 	return 0;
 }
 

@@ -123,6 +123,28 @@ TEST(positions_flow_and_utf8)
 	CHECK_POS(dr_ynode_at(r, "/\xc3\xa9t\xc3\xa9/1"), 2, 13);
 }
 
+TEST(positions_line_breaks)
+{
+	/* libyaml breaks lines at NEL and lone CR too; we count LFs only, like
+	 * editors and the renderers. */
+	const dr_ynode *r = load("a: \"x\xc2\x85y\"\nb: [p, q]\n");
+
+	CHECK_INT(rc, 0);
+	CHECK_POS(dr_ynode_at(r, "/b/1"), 2, 8);
+	load("a: x\xc2\x85y\nb: [p, q]\n");
+	CHECK_STR(diag(0), "2:1: error: could not find expected ':' (while "
+			   "scanning a simple key that starts at line 1, "
+			   "column 7) [YAML-SYNTAX]");
+	r = load("a: [1,\r 2]\nb: 3\n");
+	CHECK_INT(rc, 0);
+	CHECK_POS(dr_ynode_at(r, "/a/1"), 1, 9);
+	CHECK_POS(dr_ynode_get(r, "b"), 2, 4);
+	/* Marks that go back (an empty value) are fine too. */
+	r = load("\xc3\xa9:\nb:\n");
+	CHECK_POS(dr_ynode_get(r, "\xc3\xa9"), 1, 4);
+	CHECK_POS(dr_ynode_key(r, "b"), 2, 1);
+}
+
 TEST(positions_bom_crlf)
 {
 	const dr_ynode *r = load("\xef\xbb\xbf"
@@ -397,14 +419,18 @@ TEST(aliases_copy)
 	CHECK_POS(b1, 3, 9);
 	CHECK_POS(dr_ynode_at(r, "/b/1/net/vnet"), 1, 20);
 
-	r = load("a: *nope\nb: &r [1, *r]\n");
+	r = load("a: *nope\nb: &r [1, *r]\n\"\": 1\n*k : 2\n");
 	CHECK_INT(rc, DR_EINVAL);
-	CHECK_INT(dr_diags_len(diags), 2);
+	CHECK_INT(dr_diags_len(diags), 3);
 	CHECK_STR(diag(0), "1:4: error: unknown alias *nope; define the anchor "
 			   "&nope before using it [YAML-ALIAS]");
 	CHECK_STR(diag(1), "2:11: error: alias *r refers to the node that "
 			   "contains it; a node cannot include itself "
 			   "[YAML-ALIAS]");
+	/* A bad alias as a key drops the entry, nothing more is said. */
+	CHECK_STR(diag(2), "4:1: error: unknown alias *k; define the anchor &k "
+			   "before using it [YAML-ALIAS]");
+	CHECK_STR(json(r), "{\"a\":null,\"b\":[1,null],\"\":1}");
 }
 
 TEST(alias_bomb)
@@ -673,6 +699,7 @@ int main(void)
 {
 	RUN(positions_block);
 	RUN(positions_flow_and_utf8);
+	RUN(positions_line_breaks);
 	RUN(positions_bom_crlf);
 	RUN(typing_table);
 	RUN(typing_errors);
