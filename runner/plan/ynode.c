@@ -660,7 +660,7 @@ static size_t merge_from(struct loader *L, const dr_ynode *m, size_t no)
 
 static void finish_map(struct loader *L, struct frame *f)
 {
-	dr_ynode *map = f->node, **kv = L->kids + f->base;
+	dr_ynode *map = f->node, **kv = L->kids ? L->kids + f->base : NULL;
 	size_t npairs = (L->nkids - f->base) / 2, i, j, no = 0, total = npairs;
 	dr_ynode *mval = NULL;
 

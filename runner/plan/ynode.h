@@ -16,6 +16,28 @@
  * keys, non-scalar keys, multiple documents and syntax errors are reported
  * as diagnostics with YAML-* rule ids; loading never crashes or hangs on any
  * input.
+ *
+ * Positions: lines count LFs (as editors do, even where libyaml also breaks
+ * at CR, NEL, LS or PS); columns count bytes, after a BOM on line 1. A node
+ * starts at its first character: the quote of a quoted scalar, the first key
+ * of a block mapping, the first "-" of a block sequence, the "{" or "[" of a
+ * flow collection, or its anchor or tag when it has one. A copy made for an
+ * alias is positioned at the alias; its children at the anchored original.
+ * Merged entries go where the "<<" was and point at the merged original.
+ * Key nodes carry the key of their entry (key == str), so their path is the
+ * entry's path.
+ *
+ * Rule ids: YAML-SYNTAX (first syntax error only; loading stops),
+ * YAML-ENCODING (not UTF-8, UTF-16, NUL bytes, control characters, "\0"
+ * in a string), YAML-DUPLICATE-KEY (the first entry is kept),
+ * YAML-KEY-TYPE (a collection as a key; the entry is dropped),
+ * YAML-MULTI-DOC (the first document is kept), YAML-ALIAS (unknown or
+ * recursive alias: null in its place; alias bomb: loading stops),
+ * YAML-MERGE (a merge value that is not a mapping or list of mappings),
+ * YAML-DEPTH and YAML-SIZE (limits below; loading stops), YAML-NUMBER (an
+ * integer outside long long: kept as a string) and YAML-TAG (a tagged value
+ * that does not fit its tag is an error; an unknown tag a warning and the
+ * value is read as if untagged). Only warnings: dr_yaml_load() returns 0.
  */
 #ifndef DR_YNODE_H
 #define DR_YNODE_H
