@@ -69,8 +69,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dr_diags_add_source(d, "fuzz.yaml", (const char *)data, size);
 	dr_diags_sort(d);
 	o.summary = 1;
+	o.color = size & 1;
+	o.strict = size & 2;
 	dr_diags_render(d, DR_DIAGFMT_TEXT, &o, &sb);
+	dr_diags_render(d, DR_DIAGFMT_JSON, &o, &sb);
 	dr_diags_render(d, DR_DIAGFMT_SARIF, &o, &sb);
+	dr_diags_render(d, DR_DIAGFMT_JUNIT, &o, &sb);
 	dr_strbuf_release(&sb);
 	dr_diags_free(d);
 	dr_arena_free(a);
