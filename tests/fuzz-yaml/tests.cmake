@@ -1,6 +1,8 @@
 # YAML fuzzing: the corpus in tests/fuzz/corpus/yaml replays as a test with
-# any compiler; with DR_FUZZ=ON (clang) fuzz-yaml is a libFuzzer binary:
-#   build/tests/fuzz-yaml -max_total_time=300 tests/fuzz/corpus/yaml
+# any compiler; with DR_FUZZ=ON (clang) fuzz-yaml is a libFuzzer binary.
+# libFuzzer writes new inputs into the first directory, so give it a scratch
+# one first:  mkdir /tmp/y && build/tests/fuzz-yaml -max_total_time=300 \
+#               /tmp/y tests/fuzz/corpus/yaml
 set(DR_FUZZ_YAML_DIR ${CMAKE_CURRENT_LIST_DIR}/../fuzz)
 add_executable(fuzz-yaml-replay ${DR_FUZZ_YAML_DIR}/fuzz-yaml.c)
 target_link_libraries(fuzz-yaml-replay PRIVATE dr_core)
