@@ -11,6 +11,8 @@ struct source {
 	const char *file;
 	const char *text;
 	size_t len;
+	size_t *lines; /* offset of each line start, built on first use */
+	size_t nlines;
 };
 
 struct dr_diags {
@@ -39,6 +41,8 @@ void dr_diags_free(dr_diags *d)
 		free(d->v[i].note);
 	}
 	free(d->v);
+	for (i = 0; i < d->nsrc; i++)
+		free(d->src[i].lines);
 	free(d->src);
 	free(d);
 }
@@ -154,7 +158,27 @@ void dr_diags_add_source(dr_diags *d, const char *file, const char *text,
 	d->src[d->nsrc].file = file;
 	d->src[d->nsrc].text = text;
 	d->src[d->nsrc].len = len;
+	d->src[d->nsrc].lines = NULL;
+	d->src[d->nsrc].nlines = 0;
 	d->nsrc++;
+}
+
+static void index_lines(struct source *src)
+{
+	size_t alloc = 0, off = 0;
+
+	src->lines = NULL;
+	DR_ALLOC_GROW(src->lines, 1, alloc);
+	src->lines[src->nlines++] = 0;
+	while (off < src->len) {
+		const char *nl = memchr(src->text + off, '\n', src->len - off);
+
+		if (!nl)
+			break;
+		off = (size_t)(nl - src->text) + 1;
+		DR_ALLOC_GROW(src->lines, src->nlines + 1, alloc);
+		src->lines[src->nlines++] = off;
+	}
 }
 
 const char *dr_diags_source_line(const dr_diags *d, const char *file,
@@ -165,23 +189,18 @@ const char *dr_diags_source_line(const dr_diags *d, const char *file,
 	if (!file || line < 1)
 		return NULL;
 	for (i = 0; i < d->nsrc; i++) {
+		/* The index is a cache: filling it does not change the list. */
+		struct source *src = &((dr_diags *)d)->src[i];
 		const char *p, *end, *eol;
-		int l = 1;
 
-		if (strcmp(d->src[i].file, file))
+		if (strcmp(src->file, file))
 			continue;
-		p = d->src[i].text;
-		end = p + d->src[i].len;
-		while (l < line && p < end) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-
-			if (!nl)
-				return NULL;
-			p = nl + 1;
-			l++;
-		}
-		if (l != line || p > end)
+		if (!src->lines)
+			index_lines(src);
+		if ((size_t)line > src->nlines)
 			return NULL;
+		p = src->text + src->lines[line - 1];
+		end = src->text + src->len;
 		eol = memchr(p, '\n', (size_t)(end - p));
 		if (!eol)
 			eol = end;

@@ -38,7 +38,8 @@ int dr_strbuf_addstr(dr_strbuf *sb, const char *s);
 int dr_strbuf_addch(dr_strbuf *sb, int c);
 int dr_strbuf_addf(dr_strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-int dr_strbuf_vaddf(dr_strbuf *sb, const char *fmt, va_list ap);
+int dr_strbuf_vaddf(dr_strbuf *sb, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /* Append s with JSON string escaping (no surrounding quotes). */
 int dr_strbuf_add_json_escaped(dr_strbuf *sb, const char *s);
