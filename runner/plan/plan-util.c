@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /*
  * The schema validator (runner/schema/) lands separately; until it is in
@@ -187,6 +188,7 @@ int dr_plan_read_file(dr_arena *a, const char *file, size_t max, char **text,
 {
 	dr_strbuf sb = DR_STRBUF_INIT;
 	FILE *f = fopen(file, "rb");
+	struct stat st;
 	char buf[65536];
 	size_t n;
 	int rc = 0;
@@ -195,6 +197,31 @@ int dr_plan_read_file(dr_arena *a, const char *file, size_t max, char **text,
 	if (!f) {
 		*why = strerror(errno);
 		return DR_EIO;
+	}
+	/* A regular file is read straight into the arena; anything else
+	 * (a pipe, /dev/stdin) through a capped buffer. */
+	if (!fstat(fileno(f), &st) && S_ISREG(st.st_mode)) {
+		size_t size = (size_t)st.st_size, got;
+		char *p;
+
+		if (st.st_size < 0 || (uint64_t)st.st_size > max) {
+			fclose(f);
+			return DR_ELIMIT;
+		}
+		p = dr_arena_alloc(a, size + 1);
+		got = fread(p, 1, size, f);
+		/* A file that grows while being read: the extra is ignored,
+		 * one that shrinks just ends early. */
+		if (got < size && ferror(f)) {
+			*why = strerror(errno ? errno : EIO);
+			fclose(f);
+			return DR_EIO;
+		}
+		p[got] = '\0';
+		fclose(f);
+		*text = p;
+		*len = got;
+		return 0;
 	}
 	sb.max = max;
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
