@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "core/parse.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,31 +275,170 @@ static void build_actions(loader *L, const dr_ynode *map, const char *key,
 
 /* ---- machines ---- */
 
+/*
+ * Table-driven filling for the mappings that repeat per machine: one pass
+ * over the keys present, each looked up by binary search, instead of a
+ * linear lookup per possible key (10,000 machines, ~60 keys each).
+ * Tables are sorted by key (strcmp order); F_NODE entries hand the node to
+ * the caller through slot[off] for keys that need more than a copy.
+ */
+enum fkind { F_STR, F_SCALAR, F_BOOL, F_INT, F_NUM, F_NODE };
+
+struct field {
+	const char *key;
+	unsigned char kind;
+	unsigned short off; /* offset of the dr_p* field, or slot index */
+};
+
+#define FLD(k, kind, type, member) { k, kind, (unsigned short)offsetof(type, member) }
+
+static int field_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct field *)elem)->key);
+}
+
+static void set_field(const struct field *f, void *base, const dr_ynode *n,
+		      const dr_ynode **slot)
+{
+	void *dst = (char *)base + f->off;
+
+	if (f->kind == F_NODE) {
+		slot[f->off] = n;
+		return;
+	}
+	if (n->kind != DR_YNODE_SCALAR)
+		return;
+	switch (f->kind) {
+	case F_STR:
+		if (n->type == DR_YSCALAR_STRING)
+			*(dr_pstr *)dst = (dr_pstr){ n->str, n };
+		break;
+	case F_SCALAR:
+		if (n->type != DR_YSCALAR_NULL)
+			*(dr_pstr *)dst = (dr_pstr){ n->str, n };
+		break;
+	case F_BOOL:
+		if (n->type == DR_YSCALAR_BOOL)
+			*(dr_pbool *)dst = (dr_pbool){ n->boolean != 0, n };
+		break;
+	case F_INT:
+		if (n->type == DR_YSCALAR_INT)
+			*(dr_pint *)dst = (dr_pint){ n->integer, n };
+		break;
+	case F_NUM:
+		if (n->type == DR_YSCALAR_INT)
+			*(dr_pnum *)dst = (dr_pnum){ (double)n->integer, n };
+		else if (n->type == DR_YSCALAR_FLOAT)
+			*(dr_pnum *)dst = (dr_pnum){ n->real, n };
+		break;
+	}
+}
+
+static void fill(const dr_ynode *map, const struct field *t, size_t nt,
+		 void *base, const dr_ynode **slot)
+{
+	size_t i;
+
+	if (!map || map->kind != DR_YNODE_MAP)
+		return;
+	for (i = 0; i < map->n; i++) {
+		const struct field *f = bsearch(map->keys[i]->str, t, nt,
+						sizeof(*t), field_cmp);
+
+		if (f)
+			set_field(f, base, map->items[i], slot);
+	}
+}
+
+static const struct field disk_fields[] = {
+	FLD("bitlocker", F_BOOL, dr_disk, bitlocker),
+	FLD("encrypted", F_BOOL, dr_disk, encrypted),
+	FLD("fc", F_BOOL, dr_disk, fc),
+	FLD("filesystem", F_STR, dr_disk, filesystem),
+	FLD("hardwareRaid", F_BOOL, dr_disk, hardware_raid),
+	FLD("iscsi", F_BOOL, dr_disk, iscsi),
+	FLD("mpio", F_BOOL, dr_disk, mpio),
+	FLD("name", F_STR, dr_disk, name),
+	FLD("nfs", F_BOOL, dr_disk, nfs),
+	{ "role", F_NODE, 0 },
+	FLD("sector", F_STR, dr_disk, sector),
+	FLD("shared", F_BOOL, dr_disk, shared),
+	FLD("sizeGiB", F_INT, dr_disk, size_gib),
+	FLD("smb3", F_BOOL, dr_disk, smb3),
+	FLD("storageSpaces", F_BOOL, dr_disk, storage_spaces),
+	FLD("targetType", F_STR, dr_disk, target_type),
+	FLD("type", F_STR, dr_disk, type),
+};
+
+enum { S_KIND, S_OS, S_BOOT, S_DISKS, S_NICS, S_DRIVERS, S__N };
+
+static const struct field source_fields[] = {
+	FLD("architecture", F_STR, dr_source, arch),
+	{ "boot", F_NODE, S_BOOT },
+	{ "bootDrivers", F_NODE, S_DRIVERS },
+	FLD("cpus", F_INT, dr_source, cpus),
+	FLD("dhcpService", F_BOOL, dr_source, dhcp_service),
+	{ "disks", F_NODE, S_DISKS },
+	FLD("kernel", F_STR, dr_source, kernel),
+	{ "kind", F_NODE, S_KIND },
+	FLD("memoryGiB", F_NUM, dr_source, memory_gib),
+	FLD("mobilityAgent", F_SCALAR, dr_source, mobility_agent),
+	{ "nics", F_NODE, S_NICS },
+	{ "os", F_NODE, S_OS },
+	FLD("osVersion", F_STR, dr_source, os_version),
+	FLD("secureBoot", F_BOOL, dr_source, secure_boot),
+	FLD("vsphere", F_SCALAR, dr_source, vsphere),
+};
+
+static const struct field snic_fields[] = {
+	FLD("dhcp", F_BOOL, dr_source_nic, dhcp),
+	FLD("ip", F_STR, dr_source_nic, ip),
+	FLD("ipv6", F_BOOL, dr_source_nic, ipv6),
+	FLD("name", F_STR, dr_source_nic, name),
+	FLD("teamed", F_BOOL, dr_source_nic, teamed),
+};
+
+enum { T_NETWORK, T_NICS, T__N };
+
+/* defaults.target holds the first five only; the schema says which. */
+static const struct field target_fields[] = {
+	FLD("acceleratedNetworking", F_BOOL, dr_target, accelerated_networking),
+	FLD("availabilitySet", F_STR, dr_target, availability_set),
+	FLD("availabilityZone", F_SCALAR, dr_target, availability_zone),
+	FLD("diskType", F_STR, dr_target, disk_type),
+	FLD("encryptionAtHost", F_BOOL, dr_target, encryption_at_host),
+	FLD("ip", F_STR, dr_target, ip),
+	FLD("name", F_STR, dr_target, name),
+	{ "network", F_NODE, T_NETWORK },
+	{ "nics", F_NODE, T_NICS },
+	FLD("resourceGroup", F_STR, dr_target, resource_group),
+	FLD("size", F_STR, dr_target, size),
+};
+
+static const struct field tnic_fields[] = {
+	FLD("ip", F_STR, dr_target_nic, ip),
+	FLD("name", F_STR, dr_target_nic, name),
+	FLD("primary", F_BOOL, dr_target_nic, primary),
+	FLD("subnet", F_STR, dr_target_nic, subnet),
+};
+
+static const char *enum_str(const dr_ynode *n)
+{
+	return n && n->kind == DR_YNODE_SCALAR &&
+	       n->type == DR_YSCALAR_STRING ? n->str : NULL;
+}
+
 static void build_disk(const dr_ynode *n, dr_disk *dk)
 {
-	dr_pstr s = { 0 };
+	const dr_ynode *slot[1] = { NULL };
+	const char *role;
 
 	dk->at = n;
-	dr_pl_str(n, "name", &dk->name);
-	if (dr_pl_str(n, "role", &s)) {
-		dk->role = strcmp(s.v, "os") ? DR_DISK_DATA : DR_DISK_OS;
-		dk->role_at = s.at;
+	fill(n, disk_fields, DR_ARRAY_SIZE(disk_fields), dk, slot);
+	if ((role = enum_str(slot[0]))) {
+		dk->role = strcmp(role, "os") ? DR_DISK_DATA : DR_DISK_OS;
+		dk->role_at = slot[0];
 	}
-	dr_pl_int(n, "sizeGiB", &dk->size_gib);
-	dr_pl_str(n, "type", &dk->type);
-	dr_pl_str(n, "filesystem", &dk->filesystem);
-	dr_pl_str(n, "sector", &dk->sector);
-	dr_pl_bool(n, "shared", &dk->shared);
-	dr_pl_bool(n, "fc", &dk->fc);
-	dr_pl_bool(n, "iscsi", &dk->iscsi);
-	dr_pl_bool(n, "bitlocker", &dk->bitlocker);
-	dr_pl_bool(n, "encrypted", &dk->encrypted);
-	dr_pl_bool(n, "nfs", &dk->nfs);
-	dr_pl_bool(n, "smb3", &dk->smb3);
-	dr_pl_bool(n, "storageSpaces", &dk->storage_spaces);
-	dr_pl_bool(n, "mpio", &dk->mpio);
-	dr_pl_bool(n, "hardwareRaid", &dk->hardware_raid);
-	dr_pl_str(n, "targetType", &dk->target_type);
 }
 
 static void default_disk(dr_disk *dk)
@@ -311,36 +451,29 @@ static void default_disk(dr_disk *dk)
 
 static void apply_source(loader *L, const dr_ynode *src, dr_source *s)
 {
-	const dr_ynode *seq;
-	dr_pstr v = { 0 };
+	const dr_ynode *slot[S__N] = { NULL }, *seq;
+	const char *v;
 	size_t i;
 
 	s->at = src;
-	if (dr_pl_str(src, "kind", &v)) {
-		s->kind = strcmp(v.v, "physical") ? DR_SRC_VMWARE : DR_SRC_PHYSICAL;
-		s->kind_at = v.at;
+	fill(src, source_fields, DR_ARRAY_SIZE(source_fields), s, slot);
+	if ((v = enum_str(slot[S_KIND]))) {
+		s->kind = strcmp(v, "physical") ? DR_SRC_VMWARE : DR_SRC_PHYSICAL;
+		s->kind_at = slot[S_KIND];
 	}
-	if (dr_pl_str(src, "os", &v)) {
-		s->os = strcmp(v.v, "linux") ? DR_OS_WINDOWS : DR_OS_LINUX;
-		s->os_at = v.at;
+	if ((v = enum_str(slot[S_OS]))) {
+		s->os = strcmp(v, "linux") ? DR_OS_WINDOWS : DR_OS_LINUX;
+		s->os_at = slot[S_OS];
 	}
-	dr_pl_str(src, "osVersion", &s->os_version);
-	dr_pl_str(src, "architecture", &s->arch);
-	dr_pl_str(src, "kernel", &s->kernel);
-	if (dr_pl_str(src, "boot", &v)) {
-		s->boot = strcmp(v.v, "uefi") ? DR_BOOT_BIOS : DR_BOOT_UEFI;
-		s->boot_at = v.at;
+	if ((v = enum_str(slot[S_BOOT]))) {
+		s->boot = strcmp(v, "uefi") ? DR_BOOT_BIOS : DR_BOOT_UEFI;
+		s->boot_at = slot[S_BOOT];
 	}
-	dr_pl_bool(src, "secureBoot", &s->secure_boot);
-	dr_pl_scalar(src, "mobilityAgent", &s->mobility_agent);
-	dr_pl_scalar(src, "vsphere", &s->vsphere);
-	dr_pl_bool(src, "dhcpService", &s->dhcp_service);
-	dr_pl_strs(L->a, src, "bootDrivers", &s->boot_drivers);
-	dr_pl_num(src, "memoryGiB", &s->memory_gib);
-	dr_pl_int(src, "cpus", &s->cpus);
+	if (slot[S_DRIVERS])
+		dr_pl_strs(L->a, src, "bootDrivers", &s->boot_drivers);
 	/* A stated list replaces the inventory's wholesale: merging disks
 	 * by position or name would invent disks nobody described. */
-	if ((seq = dr_pl_seq(src, "disks"))) {
+	if ((seq = slot[S_DISKS]) && seq->kind == DR_YNODE_SEQ) {
 		s->disks = dr_arena_alloc(L->a, (seq->n ? seq->n : 1) *
 						sizeof(*s->disks));
 		s->ndisks = 0;
@@ -352,7 +485,7 @@ static void apply_source(loader *L, const dr_ynode *src, dr_source *s)
 			build_disk(seq->items[i], &s->disks[s->ndisks++]);
 		}
 	}
-	if ((seq = dr_pl_seq(src, "nics"))) {
+	if ((seq = slot[S_NICS]) && seq->kind == DR_YNODE_SEQ) {
 		s->nics = dr_arena_zalloc(L->a, (seq->n ? seq->n : 1) *
 						 sizeof(*s->nics));
 		s->nnics = 0;
@@ -364,48 +497,32 @@ static void apply_source(loader *L, const dr_ynode *src, dr_source *s)
 			if (n->kind != DR_YNODE_MAP)
 				continue;
 			nic->at = n;
-			dr_pl_str(n, "name", &nic->name);
-			dr_pl_bool(n, "dhcp", &nic->dhcp);
-			dr_pl_str(n, "ip", &nic->ip);
-			dr_pl_bool(n, "ipv6", &nic->ipv6);
-			dr_pl_bool(n, "teamed", &nic->teamed);
+			fill(n, snic_fields, DR_ARRAY_SIZE(snic_fields), nic, NULL);
 			s->nnics++;
 		}
 	}
 }
 
-static void apply_network_ref(const dr_ynode *map, dr_pstr *vnet,
+static void apply_network_ref(const dr_ynode *net, dr_pstr *vnet,
 			      dr_pstr *subnet)
 {
-	const dr_ynode *net = dr_pl_map(map, "network");
-
 	dr_pl_str(net, "vnet", vnet);
 	dr_pl_str(net, "subnet", subnet);
 }
 
-/* The target keys shared by defaults.target and machines[].target. */
-static void apply_target_common(const dr_ynode *t, dr_target *tg)
+/* machines[].target, and defaults.target (which the schema limits to
+ * resourceGroup, size, diskType, network and acceleratedNetworking). */
+static void apply_target(loader *L, const dr_ynode *t, dr_target *tg,
+			 bool machine)
 {
-	dr_pl_str(t, "resourceGroup", &tg->resource_group);
-	dr_pl_str(t, "size", &tg->size);
-	dr_pl_str(t, "diskType", &tg->disk_type);
-	apply_network_ref(t, &tg->vnet, &tg->subnet);
-	dr_pl_bool(t, "acceleratedNetworking", &tg->accelerated_networking);
-}
-
-static void apply_target(loader *L, const dr_ynode *t, dr_target *tg)
-{
-	const dr_ynode *seq;
+	const dr_ynode *slot[T__N] = { NULL }, *seq;
 	size_t i;
 
-	tg->at = t;
-	apply_target_common(t, tg);
-	dr_pl_str(t, "name", &tg->name);
-	dr_pl_str(t, "availabilitySet", &tg->availability_set);
-	dr_pl_scalar(t, "availabilityZone", &tg->availability_zone);
-	dr_pl_str(t, "ip", &tg->ip);
-	dr_pl_bool(t, "encryptionAtHost", &tg->encryption_at_host);
-	if ((seq = dr_pl_seq(t, "nics"))) {
+	if (machine)
+		tg->at = t;
+	fill(t, target_fields, DR_ARRAY_SIZE(target_fields), tg, slot);
+	apply_network_ref(slot[T_NETWORK], &tg->vnet, &tg->subnet);
+	if ((seq = slot[T_NICS]) && seq->kind == DR_YNODE_SEQ) {
 		tg->nics = dr_arena_zalloc(L->a, (seq->n ? seq->n : 1) *
 						  sizeof(*tg->nics));
 		tg->nnics = 0;
@@ -416,10 +533,7 @@ static void apply_target(loader *L, const dr_ynode *t, dr_target *tg)
 			if (n->kind != DR_YNODE_MAP)
 				continue;
 			nic->at = n;
-			dr_pl_str(n, "name", &nic->name);
-			dr_pl_str(n, "subnet", &nic->subnet);
-			dr_pl_str(n, "ip", &nic->ip);
-			dr_pl_bool(n, "primary", &nic->primary);
+			fill(n, tnic_fields, DR_ARRAY_SIZE(tnic_fields), nic, NULL);
 			tg->nnics++;
 		}
 	}
@@ -507,7 +621,7 @@ static void build_machine(loader *L, const dr_ynode *n, dr_machine *m)
 	dr_pl_bool(L->defaults, "critical", &m->critical);
 	dr_pl_bool(L->defaults, "shutdownSource", &m->shutdown_source);
 	if (L->defaults_target)
-		apply_target_common(L->defaults_target, &m->target);
+		apply_target(L, L->defaults_target, &m->target, false);
 
 	/* The machine entry. */
 	dr_pl_bool(n, "critical", &m->critical);
@@ -516,7 +630,7 @@ static void build_machine(loader *L, const dr_ynode *n, dr_machine *m)
 	if (src)
 		apply_source(L, src, &m->source);
 	if (tgt)
-		apply_target(L, tgt, &m->target);
+		apply_target(L, tgt, &m->target, true);
 	build_actions(L, n, "pre", &m->pre, &m->npre);
 	build_actions(L, n, "post", &m->post, &m->npost);
 }
@@ -767,7 +881,7 @@ static void build_drill(loader *L)
 	d->at = n;
 	dr_pl_str(n, "schedule", &d->schedule);
 	dr_pl_str(n, "timezone", &d->timezone);
-	apply_network_ref(n, &d->vnet, &d->subnet);
+	apply_network_ref(dr_pl_map(n, "network"), &d->vnet, &d->subnet);
 	get_duration(L, dr_pl_map(n, "objectives"), "rto", &d->rto);
 	get_duration(L, dr_pl_map(n, "objectives"), "rpo", &d->rpo);
 	get_duration(L, dr_pl_map(n, "cleanup"), "after", &d->cleanup_after);
