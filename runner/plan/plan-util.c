@@ -324,6 +324,10 @@ int dr_pl_validate(const char *name, const dr_ynode *root, dr_pl_schema_fn fn,
 		return dr_error_set(DR_ENOMEM, "out of memory"), 1;
 	n = dr_schema_validate(s, j, on_error, &c);
 	json_decref(j);
+	if (n < 0) {
+		fn(ctx, NULL, "internal", "the schema validator failed");
+		return 1;
+	}
 	return n;
 }
 

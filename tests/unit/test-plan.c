@@ -785,16 +785,6 @@ static int has_diag(const char *rule, int line, int col)
 	return 0;
 }
 
-static const char *message_of(const char *rule)
-{
-	size_t i;
-
-	for (i = 0; i < dr_diags_len(D); i++)
-		if (!strcmp(dr_diags_get(D, i)->rule, rule))
-			return dr_diags_get(D, i)->message;
-	return "(none)";
-}
-
 TEST(schema_errors)
 {
 	dr_plan *p = NULL;
@@ -816,17 +806,29 @@ TEST(schema_errors)
 
 	CHECK_INT(rc, DR_EINVAL);
 	CHECK(p == NULL);
+	dr_diags_sort(D);
+	CHECK_INT(dr_diags_len(D), 6);
+	CHECK_STR(diag_str(0), "s.yaml:4:9: error: must be 1 to 63 lowercase "
+		  "letters, digits and hyphens, starting and ending with a "
+		  "letter or digit [SCHEMA-PATTERN]");
+	/* An unknown key points at the key, not its value. */
+	CHECK_STR(diag_str(1), "s.yaml:7:5: error: unknown key \"bogus\" "
+		  "[SCHEMA-UNKNOWN-KEY]");
+	CHECK_STR(dr_diags_get(D, 1)->path, "/machines/0/bogus");
+	/* YAML 1.2: "yes" is a string. */
+	CHECK_STR(diag_str(2), "s.yaml:8:15: error: expected boolean, got "
+		  "string \"yes\" [SCHEMA-TYPE]");
+	/* required points at the mapping. */
+	CHECK_STR(diag_str(3), "s.yaml:10:5: error: missing required key "
+		  "\"name\" [SCHEMA-REQUIRED]");
+	/* Neither or both of lua/manual: one clear error. */
+	CHECK_STR(diag_str(4), "s.yaml:12:9: error: an action has exactly one "
+		  "of \"lua\" (a hook file) or \"manual\" (an instruction) "
+		  "[SCHEMA-ONEOF]");
+	CHECK_STR(diag_str(5), "s.yaml:13:32: error: must be a duration such "
+		  "as 90s, 5m, 1h30m or 2d (units d, h, m, s, ms, largest "
+		  "first) [SCHEMA-PATTERN]");
 	CHECK(has_diag("SCHEMA-PATTERN", 4, 9));
-	CHECK(has_diag("SCHEMA-UNKNOWN-KEY", 7, 5)); /* at the key */
-	CHECK(has_diag("SCHEMA-TYPE", 8, 15));       /* "yes" is a string */
-	CHECK(has_diag("SCHEMA-REQUIRED", 10, 5));   /* at the object */
-	CHECK(has_diag("SCHEMA-ONEOF", 12, 9));
-	CHECK_STR(message_of("SCHEMA-ONEOF"),
-		  "an action has exactly one of \"lua\" (a hook file) or "
-		  "\"manual\" (an instruction)");
-	CHECK(has_diag("SCHEMA-PATTERN", 13, 31) ||
-	      has_diag("SCHEMA-FORMAT", 13, 31));
-	CHECK_INT(dr_diags_count(D, DR_SEV_WARNING), 0);
 
 	rc = load_text_rc("s2.yaml",
 		"apiVersion: drplan/v1\nkind: RecoveryPlan\nmetadata: { name: t }\n"
@@ -834,7 +836,44 @@ TEST(schema_errors)
 		"machines: [{ name: a }]\ngroups: [{ name: g, machines: [a] }]\n",
 		&p);
 	CHECK_INT(rc, DR_EINVAL);
-	CHECK(has_diag("SCHEMA-REQUIRED", 4, 11));
+	dr_diags_sort(D);
+	CHECK_INT(dr_diags_len(D), 3);
+	CHECK_STR(diag_str(0), "s2.yaml:4:9: error: missing required key "
+		  "\"location\" [SCHEMA-REQUIRED]");
+
+	/* Neither lua nor manual, and a custom format the schema checks. */
+	rc = load_text_rc("s3.yaml",
+		"apiVersion: drplan/v1\nkind: RecoveryPlan\nmetadata: { name: t }\n"
+		"networks: [{ name: n, addressSpace: [10.0.0.1/8] }]\n"
+		"machines: [{ name: a, post: [{ name: x }] }]\n"
+		"groups: [{ name: g, machines: [a] }]\n",
+		&p);
+	CHECK_INT(rc, DR_EINVAL);
+	dr_diags_sort(D);
+	CHECK_INT(dr_diags_len(D), 2);
+	CHECK_STR(dr_diags_get(D, 0) ? dr_diags_get(D, 0)->rule : "",
+		  "SCHEMA-FORMAT");
+	CHECK_INT(dr_diags_get(D, 0) ? dr_diags_get(D, 0)->line : 0, 4);
+	CHECK_INT(dr_diags_get(D, 0) ? dr_diags_get(D, 0)->col : 0, 38);
+	CHECK_STR(diag_str(1), "s3.yaml:5:30: error: an action has exactly one "
+		  "of \"lua\" (a hook file) or \"manual\" (an instruction) "
+		  "[SCHEMA-ONEOF]");
+}
+
+/* Every example plan and inventory validates clean against the schemas. */
+TEST(examples_validate_clean)
+{
+	static const char *const plans[] = { "plans/small.yaml",
+					     "plans/erp.yaml",
+					     "plans/failback.yaml" };
+	size_t i;
+
+	for (i = 0; i < DR_ARRAY_SIZE(plans); i++) {
+		CHECK(load(plans[i]) != NULL);
+		CHECK_INT(dr_diags_len(D), 0);
+		if (dr_diags_len(D))
+			dump_diags();
+	}
 }
 #endif
 
@@ -897,6 +936,7 @@ int main(void)
 	RUN(wrong_types_do_not_crash);
 #if HAVE_SCHEMA
 	RUN(schema_errors);
+	RUN(examples_validate_clean);
 #endif
 	RUN(ten_thousand_machines);
 	dr_arena_free(A);
