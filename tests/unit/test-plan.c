@@ -860,6 +860,36 @@ TEST(schema_errors)
 		  "[SCHEMA-ONEOF]");
 }
 
+TEST(inventory_schema_error)
+{
+	char plan[256];
+	dr_plan *p;
+
+	write_file("bad-inv.json",
+		"{\"apiVersion\": \"drplan/v1\", \"kind\": \"Inventory\",\n"
+		" \"items\": [ {\"name\": \"x\", \"properties\": {\n"
+		"   \"providerSpecificDetails\": {\"osType\": \"Linux\"}}} ]}\n");
+	write_file("plan3.yaml",
+		"apiVersion: drplan/v1\nkind: RecoveryPlan\nmetadata: { name: t }\n"
+		"target: { inventory: bad-inv.json }\n"
+		"machines: [{ name: vm1 }]\n"
+		"groups: [{ name: g, machines: [vm1] }]\n");
+	snprintf(plan, sizeof(plan), "%s/plan3.yaml", tmpdir);
+	p = load(plan);
+	CHECK(p != NULL);
+	/* One error in the inventory, and no INV-NOT-FOUND cascade. */
+	CHECK_INT(dr_diags_len(D), 1);
+	if (dr_diags_len(D) == 1) {
+		const dr_diag *g = dr_diags_get(D, 0);
+
+		CHECK_STR(g->rule, "INV-SCHEMA");
+		CHECK_INT(g->line, 3);
+		CHECK_INT(g->col, 31);
+		CHECK_STR(g->message, "missing required key \"instanceType\"");
+	}
+	CHECK(p && !p->machines[0].from_inventory);
+}
+
 /* Every example plan and inventory validates clean against the schemas. */
 TEST(examples_validate_clean)
 {
@@ -937,6 +967,7 @@ int main(void)
 #if HAVE_SCHEMA
 	RUN(schema_errors);
 	RUN(examples_validate_clean);
+	RUN(inventory_schema_error);
 #endif
 	RUN(ten_thousand_machines);
 	dr_arena_free(A);
