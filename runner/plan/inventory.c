@@ -134,29 +134,50 @@ static int inv_bool(const dr_ynode *map, const char *key, dr_pbool *out)
 	return 1;
 }
 
-static const dr_ynode *find_by(const dr_ynode *seq, const char *key,
-			       const char *value)
+/*
+ * Entries of a `drplan` list (disks, nics) by their key. A hostile file may
+ * hold a million of them, so they are indexed rather than scanned per disk.
+ */
+typedef struct keyed {
+	const dr_ynode *seq;
+	dr_name_index ix;
+} keyed;
+
+static void keyed_init(dr_arena *a, keyed *k, const dr_ynode *seq,
+		       const char *key)
 {
 	size_t i;
 
-	for (i = 0; seq && value && i < seq->n; i++) {
+	k->seq = seq;
+	memset(&k->ix, 0, sizeof(k->ix));
+	if (!seq || !seq->n)
+		return;
+	dr_name_index_init(&k->ix, a, seq->n);
+	for (i = 0; seq && i < seq->n; i++) {
 		dr_pstr v = { 0 };
 
-		if (dr_pl_str(seq->items[i], key, &v) && !strcmp(v.v, value))
-			return seq->items[i];
+		if (dr_pl_str(seq->items[i], key, &v))
+			dr_name_index_put(&k->ix, v.v, i, NULL);
 	}
-	return NULL;
+}
+
+static const dr_ynode *keyed_get(const keyed *k, const char *value)
+{
+	size_t i = dr_name_index_get(&k->ix, value);
+
+	return i == (size_t)-1 ? NULL : k->seq->items[i];
 }
 
 static void apply_disks(dr_arena *a, const dr_ynode *psd, const dr_ynode *ext,
 			dr_source *s)
 {
 	const dr_ynode *seq = dr_pl_seq(psd, "protectedDisks");
-	const dr_ynode *extdisks = dr_pl_seq(ext, "disks");
+	keyed extdisks;
 	size_t i;
 
 	if (!seq)
 		return;
+	keyed_init(a, &extdisks, dr_pl_seq(ext, "disks"), "diskName");
 	s->disks = dr_arena_zalloc(a, (seq->n ? seq->n : 1) * sizeof(*s->disks));
 	s->ndisks = 0;
 	s->disks_at = seq;
@@ -185,7 +206,7 @@ static void apply_disks(dr_arena *a, const dr_ynode *psd, const dr_ynode *ext,
 			dk->size_gib.at = cap;
 		}
 		inv_str(n, "diskType", &dk->target_type);
-		if ((x = find_by(extdisks, "diskName", dk->name.v))) {
+		if ((x = keyed_get(&extdisks, dk->name.v))) {
 			dr_pl_str(x, "type", &dk->type);
 			dr_pl_str(x, "filesystem", &dk->filesystem);
 			dr_pl_str(x, "sector", &dk->sector);
@@ -208,13 +229,14 @@ static void apply_nics(dr_arena *a, const dr_ynode *psd, const dr_ynode *ext,
 		       dr_machine *m)
 {
 	const dr_ynode *seq = dr_pl_seq(psd, "vmNics");
-	const dr_ynode *extnics = dr_pl_seq(ext, "nics");
 	dr_source *s = &m->source;
 	dr_target *t = &m->target;
+	keyed extnics;
 	size_t i, n;
 
 	if (!seq)
 		return;
+	keyed_init(a, &extnics, dr_pl_seq(ext, "nics"), "nicId");
 	n = seq->n ? seq->n : 1;
 	s->nics = dr_arena_zalloc(a, n * sizeof(*s->nics));
 	t->nics = dr_arena_zalloc(a, n * sizeof(*t->nics));
@@ -235,7 +257,7 @@ static void apply_nics(dr_arena *a, const dr_ynode *psd, const dr_ynode *ext,
 			sn->dhcp.v = !strcasecmp(type.v, "Dynamic");
 			sn->dhcp.at = type.at;
 		}
-		if ((x = find_by(extnics, "nicId", sn->name.v))) {
+		if ((x = keyed_get(&extnics, sn->name.v))) {
 			dr_pl_bool(x, "ipv6", &sn->ipv6);
 			dr_pl_bool(x, "teamed", &sn->teamed);
 		}
