@@ -19,8 +19,8 @@ static void on_inv_schema_error(void *ctx, const dr_ynode *at,
 	dr_diag_at(ctx, at, DR_SEV_ERROR, "INV-SCHEMA", "%s", message);
 }
 
-void dr_inventory_load(dr_arena *a, dr_diags *d, const char *file,
-		       const dr_ynode *ref, dr_inventory *inv)
+int dr_inventory_load(dr_arena *a, dr_diags *d, const char *file,
+		      const dr_ynode *ref, dr_inventory *inv)
 {
 	const dr_ynode *items;
 	dr_ynode *root = NULL;
@@ -36,26 +36,26 @@ void dr_inventory_load(dr_arena *a, dr_diags *d, const char *file,
 		dr_diag_at(d, ref, DR_SEV_ERROR, "INV-READ",
 			   "inventory %s is larger than %u MiB", file,
 			   DR_PLAN_MAX_FILE >> 20);
-		return;
+		return 0;
 	}
 	if (rc) {
 		dr_diag_at(d, ref, DR_SEV_ERROR, "INV-READ",
 			   "cannot read inventory %s: %s", file, why);
-		return;
+		return DR_EIO;
 	}
 	dr_diags_add_source(d, file, text, len);
 	if (dr_yaml_load(a, file, text, len, d, &root) || !root)
-		return;
+		return 0;
 	inv->root = root;
 	if (dr_pl_validate("inventory.schema.json", root, on_inv_schema_error,
 			   d) > 0)
-		return;
+		return 0;
 
 	items = dr_pl_seq(root, "items");
 	dr_name_index_init(&inv->index, a, items ? items->n : 0);
 	if (!items || !items->n) {
 		inv->usable = true;
-		return;
+		return 0;
 	}
 	inv->items = dr_arena_alloc(a, items->n * sizeof(*inv->items));
 	inv->keys = dr_arena_alloc(a, items->n * sizeof(*inv->keys));
@@ -85,6 +85,7 @@ void dr_inventory_load(dr_arena *a, dr_diags *d, const char *file,
 		inv->nitems++;
 	}
 	inv->usable = true;
+	return 0;
 }
 
 /* A string fact; ASR writes "" or null for "not set". */

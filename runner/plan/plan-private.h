@@ -53,9 +53,10 @@ typedef struct dr_inventory {
  * Read file, check it against inventory.schema.json and index its items.
  * Problems are INV-READ / INV-SCHEMA / INV-DUPLICATE diagnostics at ref (the
  * plan's `inventory` node) or in the file; inv->usable tells whether the
- * facts can be used.
+ * facts can be used. Returns DR_EIO when the file could not be read (an
+ * INV-READ was added), else 0.
  */
-void dr_inventory_load(dr_arena *a, dr_diags *d, const char *file,
+int dr_inventory_load(dr_arena *a, dr_diags *d, const char *file,
 		       const dr_ynode *ref, dr_inventory *inv);
 
 /* Apply the facts of inventory item `item` to machine m (lowest layer). */

@@ -8,11 +8,12 @@
  * on any tree even where the schema did not look.
  *
  * Return value: 0 with a model whenever one could be built. Reference
- * errors (unknown machine or group, missing inventory item, unreadable
+ * errors (unknown machine or group, missing inventory item, a broken
  * inventory) are error diagnostics but do not stop the build, so one run
  * reports them together with the rules' findings; callers decide by
  * dr_diags_count(d, DR_SEV_ERROR). Syntax and schema errors stop the build
- * (DR_EINVAL); an unreadable plan file is DR_EIO.
+ * (DR_EINVAL); a plan or inventory file that cannot be read is DR_EIO
+ * (with a PLAN-READ or INV-READ diagnostic and no model).
  */
 #include "plan/plan-private.h"
 
@@ -44,6 +45,7 @@ typedef struct loader {
 	dr_plan *p;
 	const dr_plan_load_opts *opts;
 	unsigned manual_seq;
+	int io_error;                    /* DR_EIO: the inventory is unreadable */
 	size_t suggestions;
 	dr_inventory inv;
 	const dr_ynode *defaults;        /* defaults mapping, or NULL */
@@ -967,9 +969,9 @@ static void build_plan(loader *L)
 	dr_pl_int(L->defaults, "concurrency", &p->concurrency);
 
 	if (p->inventory.at && !(L->opts && L->opts->no_inventory))
-		dr_inventory_load(L->a, L->d,
-				  join_path(L->a, p->dir, p->inventory.v),
-				  p->inventory.at, &L->inv);
+		L->io_error = dr_inventory_load(
+			L->a, L->d, join_path(L->a, p->dir, p->inventory.v),
+			p->inventory.at, &L->inv);
 
 	build_networks(L);
 	build_machines(L);
@@ -1004,6 +1006,8 @@ static int load(dr_arena *a, const char *file, const char *text, size_t len,
 	L.p->dir = dir_of(a, file);
 	L.p->root = root;
 	build_plan(&L);
+	if (L.io_error)
+		return L.io_error;
 	*out = L.p;
 	return 0;
 }
