@@ -567,6 +567,30 @@ static void suggest(loader *L, dr_diag *g, const char *name,
 		dr_diag_note(g, "did you mean \"%s\"?", best);
 }
 
+/*
+ * target.ip and target.network.subnet describe the primary NIC. When they
+ * come from a higher layer (plan, defaults) than the per-NIC list (the
+ * inventory's vmNics), the primary NIC takes them, so the two never
+ * disagree. A per-NIC list stated in the plan is left as written.
+ */
+static void sync_primary_nic(dr_target *t)
+{
+	dr_target_nic *nic = NULL;
+	size_t i;
+
+	if (!t->nnics || (t->at && dr_ynode_get(t->at, "nics")))
+		return;
+	for (i = 0; i < t->nnics && !nic; i++)
+		if (t->nics[i].primary.v)
+			nic = &t->nics[i];
+	if (!nic)
+		nic = &t->nics[0];
+	if (t->ip.at && strcmp(t->ip.at->file, nic->at->file))
+		nic->ip = t->ip;
+	if (t->subnet.at && strcmp(t->subnet.at->file, nic->at->file))
+		nic->subnet = t->subnet;
+}
+
 static void build_machine(loader *L, const dr_ynode *n, dr_machine *m)
 {
 	dr_plan *p = L->p;
@@ -633,6 +657,7 @@ static void build_machine(loader *L, const dr_ynode *n, dr_machine *m)
 		apply_source(L, src, &m->source);
 	if (tgt)
 		apply_target(L, tgt, &m->target, true);
+	sync_primary_nic(&m->target);
 	build_actions(L, n, "pre", &m->pre, &m->npre);
 	build_actions(L, n, "post", &m->post, &m->npost);
 }

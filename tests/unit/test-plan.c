@@ -259,6 +259,10 @@ TEST(erp_example)
 	CHECK_INT(sql01->target.nnics, 1);
 	CHECK_INT(sql01->target.nics[0].primary.v, 1);
 	CHECK_STR(sql01->target.nics[0].name.v, "sql01-dr-nic0");
+	/* The primary NIC follows the machine's ip and subnet when those come
+	 * from a higher layer than the inventory's vmNics. */
+	CHECK_STR(pos(sql01->target.nics[0].ip.at), "plans/erp.yaml:61:11");
+	CHECK_STR(pos(sql01->target.nics[0].subnet.at), "plans/erp.yaml:60:26");
 
 	/* Precedence: machine > defaults > inventory > built-in. */
 	CHECK_STR(sql01->target.name.v, "sql01-dr");           /* inventory */
@@ -271,6 +275,9 @@ TEST(erp_example)
 	CHECK_STR(app01->target.subnet.v, "app");               /* defaults */
 	CHECK_STR(pos(app01->target.subnet.at), "plans/erp.yaml:29:43");
 	CHECK_STR(app01->target.ip.v, "10.20.2.21");            /* inventory */
+	CHECK_STR(pos(app01->target.ip.at), "plans/inventory/erp.json:259:34");
+	CHECK(app01->target.nics[0].ip.at == app01->target.ip.at);
+	CHECK(app01->target.nics[0].subnet.at == app01->target.subnet.at);
 	CHECK_STR(app01->target.vnet.v, "vnet-erp-dr");
 	CHECK_INT(app01->source.os, DR_OS_LINUX);
 	CHECK_STR(app01->source.kernel.v, "5.4.0-150-generic");
