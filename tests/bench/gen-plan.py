@@ -7,7 +7,9 @@
 Machines come in groups of --group-size (default 50), one /26 subnet per
 group (59 usable addresses after Azure's 5 reserved ones), in one VNet
 sized to hold them all. Every machine states its source facts (no inventory
-needed) and a static IP; every group has a Lua hook and every fifth a manual
+needed) and a static IP; every group has a Lua hook (lua/hooks/
+health-check.lua, relative to the plan: written outside plans/, the plan
+validates with a missing-hook warning per group) and every fifth a manual
 step. The output is deterministic for the same arguments.
 """
 import argparse
@@ -22,7 +24,10 @@ OSES = [
     ("linux", "Ubuntu 20.04", "bios"),
     ("linux", "RHEL 8.6", "bios"),
 ]
-SIZES = ["Standard_D2s_v4", "Standard_D4s_v4", "Standard_E4s_v3", "Standard_E8s_v3"]
+# (size, vCPUs, GiB): the source gets the size's cores and 3/4 of its memory,
+# leaving room for the 6% the Site Recovery driver takes.
+SIZES = [("Standard_D2s_v4", 2, 8), ("Standard_D4s_v4", 4, 16),
+         ("Standard_E4s_v3", 4, 32), ("Standard_E8s_v3", 8, 64)]
 
 
 def plan(n, group_size):
@@ -64,11 +69,12 @@ def plan(n, group_size):
         g, j = divmod(i, group_size)
         os_, ver, boot = OSES[i % len(OSES)]
         ip = subnets[g].network_address + 4 + j
+        size, cpus, mem = SIZES[i % len(SIZES)]
         m = {
             "name": f"vm{i:05d}",
             "source": {
                 "os": os_, "osVersion": ver, "boot": boot, "mobilityAgent": "9.56",
-                "cpus": 2 << (i % 3), "memoryGiB": 8 << (i % 3),
+                "cpus": cpus, "memoryGiB": mem * 3 // 4,
                 "disks": [
                     {"role": "os", "sizeGiB": 128,
                      "filesystem": "ntfs" if os_ == "windows" else "ext4"},
@@ -78,7 +84,7 @@ def plan(n, group_size):
                 "nics": [{"dhcp": False, "ip": f"192.168.{g % 256}.{10 + j}"}],
             },
             "target": {
-                "size": SIZES[i % len(SIZES)],
+                "size": size,
                 "network": {"subnet": f"snet-{g:04d}"},
                 "ip": str(ip),
             },
