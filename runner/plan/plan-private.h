@@ -70,8 +70,8 @@ int dr_plan_read_file(dr_arena *a, const char *file, size_t max, char **text,
 /*
  * Validate json against the embedded schema `name` (compiled once per
  * process). fn is called per error with the node it points at (at the key
- * node for errors about a key). Returns the error count, or -1 when no
- * validator is built in (then nothing is checked).
+ * node for errors about a key). Returns the error count (an internal
+ * failure counts as one error, reported through fn with at == NULL).
  */
 typedef void (*dr_pl_schema_fn)(void *ctx, const dr_ynode *at,
 				const char *keyword, const char *message);

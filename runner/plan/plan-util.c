@@ -8,6 +8,7 @@
 #include "core/embed.h"
 #include "core/error.h"
 #include "core/strbuf.h"
+#include "schema/schema.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -16,18 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/*
- * The schema validator (runner/schema/) lands separately; until it is in
- * the tree the loader builds the model without the schema check.
- * INTEGRATION: once schema/schema.h is on main this branch is always taken.
- */
-#if __has_include("schema/schema.h")
-#include "schema/schema.h"
-#define DR_PLAN_HAVE_SCHEMA 1
-#else
-#define DR_PLAN_HAVE_SCHEMA 0
-#endif
 
 static uint64_t hash_str(const char *s)
 {
@@ -243,8 +232,6 @@ int dr_plan_read_file(dr_arena *a, const char *file, size_t max, char **text,
 	return rc;
 }
 
-#if DR_PLAN_HAVE_SCHEMA
-
 /* Compiled once per process: the embedded schemas never change. */
 static struct {
 	const char *name;
@@ -330,17 +317,3 @@ int dr_pl_validate(const char *name, const dr_ynode *root, dr_pl_schema_fn fn,
 	}
 	return n;
 }
-
-#else
-
-int dr_pl_validate(const char *name, const dr_ynode *root, dr_pl_schema_fn fn,
-		   void *ctx)
-{
-	(void)name;
-	(void)root;
-	(void)fn;
-	(void)ctx;
-	return -1;
-}
-
-#endif

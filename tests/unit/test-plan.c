@@ -17,11 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#if __has_include("schema/schema.h")
-#define HAVE_SCHEMA 1
-#else
-#define HAVE_SCHEMA 0
-#endif
 
 static dr_arena *A;
 static dr_diags *D;
@@ -774,8 +769,7 @@ TEST(wrong_types_do_not_crash)
 	CHECK(1);
 }
 
-#if HAVE_SCHEMA
-/* ---- schema errors (need the validator) ---- */
+/* ---- schema errors ---- */
 
 static int has_diag(const char *rule, int line, int col)
 {
@@ -912,8 +906,6 @@ TEST(examples_validate_clean)
 			dump_diags();
 	}
 }
-#endif
-
 /* ---- scale: nothing quadratic ---- */
 
 TEST(ten_thousand_machines)
@@ -971,11 +963,9 @@ int main(void)
 	RUN(inventory_duplicate_and_positions);
 	RUN(file_errors);
 	RUN(wrong_types_do_not_crash);
-#if HAVE_SCHEMA
 	RUN(schema_errors);
 	RUN(examples_validate_clean);
 	RUN(inventory_schema_error);
-#endif
 	RUN(ten_thousand_machines);
 	dr_arena_free(A);
 	dr_diags_free(D);
