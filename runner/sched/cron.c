@@ -67,9 +67,23 @@ static int fail(struct parser *p, const char *at, const char *fmt, ...)
 	return dr_error_set(DR_EINVAL, "%s", msg);
 }
 
+/* Newlines count as blanks: YAML block scalars end with one. */
 static int is_space(char c)
 {
-	return c == ' ' || c == '\t';
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+	       c == '\f';
+}
+
+/* "'x'" for a printable character, "byte 0x01" for anything else. */
+static const char *show_char(char c, char buf[16])
+{
+	unsigned char u = (unsigned char)c;
+
+	if (u > 0x20 && u < 0x7f)
+		snprintf(buf, 16, "'%c'", c);
+	else
+		snprintf(buf, 16, "byte 0x%02x", u);
+	return buf;
 }
 
 static int is_alpha(char c)
@@ -98,6 +112,7 @@ static int parse_value(struct parser *p, const struct field *f, const char **sp,
 		       const char *e, const char *after, int *out)
 {
 	const char *s = *sp, *t = s;
+	char cb[16];
 	long v = 0;
 	int i;
 
@@ -133,7 +148,7 @@ static int parse_value(struct parser *p, const struct field *f, const char **sp,
 	}
 	if (s >= e)
 		return fail(p, s, "%s: missing value%s", f->name, after);
-	return fail(p, s, "%s: unexpected '%c'", f->name, *s);
+	return fail(p, s, "%s: unexpected %s", f->name, show_char(*s, cb));
 }
 
 /* One field, the bytes [s, e), into *mask. */
@@ -141,6 +156,7 @@ static int parse_field(struct parser *p, const struct field *f, const char *s,
 		       const char *e, uint64_t *mask)
 {
 	const char *a = s;
+	char cb[16];
 
 	*mask = 0;
 	for (;;) {
@@ -202,7 +218,8 @@ static int parse_field(struct parser *p, const struct field *f, const char *s,
 			step = (int)n;
 		}
 		if (q < b)
-			return fail(p, q, "%s: unexpected '%c'", f->name, *q);
+			return fail(p, q, "%s: unexpected %s", f->name,
+				    show_char(*q, cb));
 		for (v = lo; v <= hi; v += step)
 			*mask |= (uint64_t)1 << v;
 		if (b == e)
@@ -214,12 +231,11 @@ static int parse_field(struct parser *p, const struct field *f, const char *s,
 	return 0;
 }
 
-/* Can day-of-month and month ever meet a matching weekday? */
-static int day_possible(const dr_cron *c, int m, int d, int w)
+/* Does day d of a month match when it falls on weekday w? */
+static int day_possible(const dr_cron *c, int d, int w)
 {
 	int dom = (int)(c->dom >> d & 1), dow = c->dow >> w & 1;
 
-	(void)m;
 	if (c->flags & (DR_CRON_DOM_STAR | DR_CRON_DOW_STAR))
 		return dom && dow;
 	return dom || dow;
@@ -237,7 +253,7 @@ static int ever_runs(const dr_cron *c)
 		if (c->month >> m & 1)
 			for (d = 1; d <= maxdim[m]; d++)
 				for (w = 0; w < 7; w++)
-					if (day_possible(c, m, d, w))
+					if (day_possible(c, d, w))
 						return 1;
 	return 0;
 }

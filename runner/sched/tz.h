@@ -66,7 +66,10 @@ const char *dr_tz_name(const dr_tz *tz);
  */
 int dr_tz_valid(const char *name);
 
-/* UTC offset in seconds (east positive) in effect at instant `t`. */
+/*
+ * UTC offset in seconds (east positive) in effect at instant `t`; always
+ * within +-26 hours. Before the first transition: the file's first type.
+ */
 int32_t dr_tz_offset(const dr_tz *tz, int64_t t);
 
 /*
@@ -76,8 +79,9 @@ int32_t dr_tz_offset(const dr_tz *tz, int64_t t);
  *  - a time that happens twice (clocks set back): the first occurrence;
  *  - a time that never happens (clocks set forward over it): the first
  *    instant after the gap, i.e. the instant of the transition.
- * Returns 0, or DR_ERR if the zone data is too odd to place it (no gap or
- * occurrence within two days; never with real zones).
+ * Returns 0, DR_EINVAL when `local` is beyond +-34000 years, or DR_ERR if
+ * the zone data is too odd to place it (no gap or occurrence within two
+ * days; never with real zones).
  */
 int dr_tz_resolve(const dr_tz *tz, int64_t local, int64_t *out);
 

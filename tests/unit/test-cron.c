@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "test.h"
 
@@ -59,7 +60,7 @@ TEST(parse_basic)
 	CHECK_INT(c.flags, DR_CRON_DOM_STAR | DR_CRON_DOW_STAR);
 
 	/* Tabs and surrounding blanks separate fields too. */
-	c = parse_ok("  5\t4 \t 3 2 1  ");
+	c = parse_ok("  5\t4 \t 3 2\n1\r\n");
 	CHECK_INT(c.minute, 1u << 5);
 	CHECK_INT(c.hour, 1u << 4);
 	CHECK_INT(c.dom, 1u << 3);
@@ -238,6 +239,8 @@ TEST(parse_errors)
 		  "@weekly, @daily, @midnight or @hourly)", 1 },
 		{ "@daily 0",
 		  "@daily takes no fields; write either the macro or 5 fields", 8 },
+		{ "0 0 * * 1\x01", "day-of-week: unexpected byte 0x01", 10 },
+		{ "0 0 * * \xc3\xa9", "day-of-week: unexpected byte 0xc3", 9 },
 		{ "0 0 * * * @daily", DR_CRON_FIELDS_MSG
 		  "; found 6 (seconds are not supported)", 11 },
 	};
@@ -670,6 +673,166 @@ TEST(tzif_corrupt)
 	free(buf);
 }
 
+/* A TZif file from parts: v1 (4-byte times) or v2 with a footer. */
+struct tzif {
+	unsigned char b[1024];
+	size_t n;
+};
+
+static void put32(struct tzif *f, uint32_t v)
+{
+	f->b[f->n++] = (unsigned char)(v >> 24);
+	f->b[f->n++] = (unsigned char)(v >> 16);
+	f->b[f->n++] = (unsigned char)(v >> 8);
+	f->b[f->n++] = (unsigned char)v;
+}
+
+static void put_block(struct tzif *f, char version, int tsz, size_t nt,
+		      const int64_t *trans, const uint8_t *idx, size_t ntypes,
+		      const int32_t *off)
+{
+	size_t i;
+
+	memcpy(f->b + f->n, "TZif", 4);
+	f->n += 4;
+	f->b[f->n++] = (unsigned char)version;
+	memset(f->b + f->n, 0, 15);
+	f->n += 15;
+	put32(f, 0);              /* isutcnt */
+	put32(f, 0);              /* isstdcnt */
+	put32(f, 0);              /* leapcnt */
+	put32(f, (uint32_t)nt);
+	put32(f, (uint32_t)ntypes);
+	put32(f, 4);              /* charcnt: "XYZ\0" */
+	for (i = 0; i < nt; i++) {
+		if (tsz == 8)
+			put32(f, (uint32_t)((uint64_t)trans[i] >> 32));
+		put32(f, (uint32_t)trans[i]);
+	}
+	for (i = 0; i < nt; i++)
+		f->b[f->n++] = idx[i];
+	for (i = 0; i < ntypes; i++) {
+		put32(f, (uint32_t)off[i]);
+		f->b[f->n++] = 0;
+		f->b[f->n++] = 0;
+	}
+	memcpy(f->b + f->n, "XYZ", 4);
+	f->n += 4;
+}
+
+static void build(struct tzif *f, char version, size_t nt, const int64_t *trans,
+		  const uint8_t *idx, size_t ntypes, const int32_t *off,
+		  const char *footer)
+{
+	f->n = 0;
+	put_block(f, version, 4, nt, trans, idx, ntypes, off);
+	if (version == 0)
+		return;
+	put_block(f, version, 8, nt, trans, idx, ntypes, off);
+	f->b[f->n++] = '\n';
+	memcpy(f->b + f->n, footer, strlen(footer));
+	f->n += strlen(footer);
+	f->b[f->n++] = '\n';
+}
+
+TEST(tzif_built)
+{
+	static const int64_t one[] = { 1000000000 };
+	static const uint8_t idx[] = { 1 };
+	static const int32_t offs[] = { 3600, -18000 };
+	struct tzif f;
+	dr_tz *tz = NULL;
+	int64_t u = 0;
+
+	/* Version 1: 32-bit times, no footer; the last type holds forever. */
+	build(&f, 0, 1, one, idx, 2, offs, "");
+	CHECK_INT(dr_tz_from_tzif(f.b, f.n, "v1", &tz), 0);
+	if (tz) {
+		CHECK_INT(dr_tz_offset(tz, 999999999), 3600);
+		CHECK_INT(dr_tz_offset(tz, 1000000000), -18000);
+		CHECK_INT(dr_tz_offset(tz, 4000000000LL), -18000);
+		dr_tz_free(tz);
+	}
+	/* Version 2 with an empty footer: the same. */
+	build(&f, '2', 1, one, idx, 2, offs, "");
+	CHECK_INT(dr_tz_from_tzif(f.b, f.n, "v2", &tz), 0);
+	if (tz) {
+		CHECK_INT(dr_tz_offset(tz, 4000000000LL), -18000);
+		dr_tz_free(tz);
+	}
+	/* No table at all: the footer rule alone, as in slim zone files. */
+	build(&f, '3', 0, NULL, NULL, 1, offs, "CET-1CEST,M3.5.0,M10.5.0/3");
+	CHECK_INT(dr_tz_from_tzif(f.b, f.n, "slim", &tz), 0);
+	if (tz) {
+		CHECK_INT(dr_tz_offset(tz, 1774745999), 3600);
+		CHECK_INT(dr_tz_offset(tz, 1774746000), 7200);
+		CHECK_INT(dr_tz_offset(tz, 1792889999), 7200);
+		CHECK_INT(dr_tz_offset(tz, 1792890000), 3600);
+		CHECK_INT(dr_tz_resolve(tz, 1774751400, &u), 0);
+		CHECK_INT(u, 1774746000);
+		dr_tz_free(tz);
+	}
+	/* Permanent daylight time written as a rule (RFC 8536 3.3.1). */
+	build(&f, '3', 0, NULL, NULL, 1, offs, "EST5EDT,0/0,J365/25");
+	CHECK_INT(dr_tz_from_tzif(f.b, f.n, "perm", &tz), 0);
+	if (tz) {
+		CHECK_INT(dr_tz_offset(tz, 1767225600), -14400); /* 2026-01-01 */
+		CHECK_INT(dr_tz_offset(tz, 1782864000), -14400); /* 2026-07-01 */
+		CHECK_INT(dr_tz_offset(tz, 1798761599), -14400);
+		dr_tz_free(tz);
+	}
+	/* Angle-bracket names, minutes, a negative rule time. */
+	build(&f, '3', 0, NULL, NULL, 1, offs, "<-03>3<-02>,M3.5.0/-2,M10.5.0/-1");
+	CHECK_INT(dr_tz_from_tzif(f.b, f.n, "brackets", &tz), 0);
+	if (tz) {
+		CHECK_INT(dr_tz_offset(tz, 1782864000), -7200);
+		dr_tz_free(tz);
+	}
+	/* Refused: bad footers, bad type index, transitions out of order. */
+	build(&f, '2', 1, one, idx, 2, offs, "CET-1CEST,M3.5.0");
+	CHECK_INT(dr_tz_from_tzif(f.b, f.n, "f", &tz), DR_EINVAL);
+	CHECK_STR(dr_error_msg(), "time zone f: not a valid zone file (bad TZ "
+		  "string in footer)");
+	build(&f, '2', 1, one, idx, 2, offs, "CE-1");
+	CHECK_INT(dr_tz_from_tzif(f.b, f.n, "f", &tz), DR_EINVAL);
+	build(&f, '2', 1, one, idx, 2, offs, "CET-1CEST,M13.5.0,M10.5.0");
+	CHECK_INT(dr_tz_from_tzif(f.b, f.n, "f", &tz), DR_EINVAL);
+	build(&f, '2', 1, one, idx, 2, offs, "CET-99");
+	CHECK_INT(dr_tz_from_tzif(f.b, f.n, "f", &tz), DR_EINVAL);
+	{
+		static const uint8_t bad_idx[] = { 2 };
+		static const int64_t two[] = { 2000, 1000 };
+		static const uint8_t idx2[] = { 0, 1 };
+
+		build(&f, '2', 1, one, bad_idx, 2, offs, "");
+		CHECK_INT(dr_tz_from_tzif(f.b, f.n, "i", &tz), DR_EINVAL);
+		CHECK_STR(dr_error_msg(), "time zone i: not a valid zone file "
+			  "(bad type index)");
+		build(&f, '2', 2, two, idx2, 2, offs, "");
+		CHECK_INT(dr_tz_from_tzif(f.b, f.n, "o", &tz), DR_EINVAL);
+		CHECK_STR(dr_error_msg(), "time zone o: not a valid zone file "
+			  "(transitions out of order)");
+	}
+	{
+		static const int32_t far[] = { 3600, 30 * 3600 };
+
+		build(&f, '2', 1, one, idx, 2, far, "");
+		CHECK_INT(dr_tz_from_tzif(f.b, f.n, "far", &tz), DR_EINVAL);
+		CHECK_STR(dr_error_msg(), "time zone far: not a valid zone "
+			  "file (bad local time type)");
+	}
+	build(&f, '5' - 4, 1, one, idx, 2, offs, "");
+	CHECK_INT(dr_tz_from_tzif(f.b, f.n, "ver", &tz), DR_EINVAL);
+	CHECK_STR(dr_error_msg(), "time zone ver: not a valid zone file "
+		  "(unknown version)");
+	/* Newer tzdata moved right/ to tzdata-legacy; test it when there. */
+	if (access("/usr/share/zoneinfo/right/Europe/Paris", R_OK) == 0) {
+		CHECK_INT(dr_tz_load("right/Europe/Paris", &tz), DR_EINVAL);
+		CHECK_STR(dr_error_msg(), "time zone right/Europe/Paris: "
+			  "leap-second zones are not supported");
+	}
+}
+
 /*
  * Brute force over UTC minutes for random schedules around the DST changes:
  * instant u is a run when its local time matches and it is that local time's
@@ -763,6 +926,8 @@ TEST(next_matches_brute_force)
 
 int main(void)
 {
+	/* The messages below name the default zoneinfo directory. */
+	unsetenv("TZDIR");
 	if (dr_tz_valid("Europe/Paris") != 0) {
 		fprintf(stderr, "test-cron: %s\n"
 			"test-cron: these tests need the IANA time zone database: "
@@ -786,6 +951,7 @@ int main(void)
 	RUN(tz_offsets);
 	RUN(tz_matches_libc);
 	RUN(tzif_corrupt);
+	RUN(tzif_built);
 	RUN(next_matches_brute_force);
 	return test_summary();
 }
