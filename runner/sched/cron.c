@@ -465,7 +465,15 @@ int dr_cron_next_tz(const dr_cron *c, const dr_tz *tz, int64_t after,
 	struct civil t;
 	int64_t lmin, days, ylim, local, run;
 	int iter, rc;
+	dr_cron cc = *c;
 
+	/* A hand-made dr_cron may set bits no field has. */
+	cc.minute &= ((uint64_t)1 << 60) - 1;
+	cc.hour &= 0xffffffu;
+	cc.dom &= 0xfffffffeu;
+	cc.month &= 0x1ffeu;
+	cc.dow &= 0x7fu;
+	c = &cc;
 	if (after < MIN_T || after > MAX_T)
 		return dr_error_set(DR_EINVAL, "time %lld is outside the years 1-9999",
 				    (long long)after);

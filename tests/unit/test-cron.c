@@ -386,6 +386,14 @@ TEST(next_leap_and_long_horizon)
 
 	check_next(t, DR_ARRAY_SIZE(t));
 
+	/* Hand-made schedules: stray bits are ignored, empty fields refused. */
+	memset(&c, 0xff, sizeof(c));
+	CHECK_INT(dr_cron_next(&c, NULL, NOW, &next), 0);
+	CHECK_INT(next, NOW + 60);
+	c.dow = 0x80;
+	CHECK_INT(dr_cron_next(&c, NULL, NOW, &next), DR_EINVAL);
+	CHECK_STR(dr_error_msg(), "schedule has an empty field");
+
 	/* Nothing after the last run of 9999. */
 	CHECK_INT(dr_cron_parse("0 0 1 1 *", &c, NULL, 0, NULL), 0);
 	CHECK_INT(dr_cron_next(&c, NULL, 253402300000, &next), DR_ENOTFOUND);
