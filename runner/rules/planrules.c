@@ -1,0 +1,307 @@
+/*
+ * planrules.c - rules about the plan itself (PLAN-*): unique names, group
+ * membership, dependency cycles, hook files, gate keys, drill settings.
+ */
+#include "core/strbuf.h"
+#include "rules/rules-int.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void unique_names(dr_rctx *c)
+{
+	const dr_plan *p = c->p;
+	dr_rmap mm, gm;
+	size_t i, old;
+
+	dr_rmap_init(&mm, c->a, p->nmachines);
+	for (i = 0; i < p->nmachines; i++) {
+		const dr_machine *m = &p->machines[i];
+
+		if (m->name.v && !dr_rmap_put(&mm, dr_rfold(c->a, m->name.v), i, &old))
+			dr_diag_at(c->d, dr_rat(m->name.at, m->at, NULL), DR_SEV_ERROR,
+				   "PLAN-DUPLICATE-MACHINE",
+				   "machine '%s' is already defined as '%s' (names are "
+				   "compared case-insensitively): rename or remove one",
+				   m->name.v, p->machines[old].name.v);
+	}
+	dr_rmap_init(&gm, c->a, p->ngroups);
+	for (i = 0; i < p->ngroups; i++) {
+		const dr_group *g = &p->groups[i];
+
+		if (g->name.v && !dr_rmap_put(&gm, dr_rfold(c->a, g->name.v), i, &old))
+			dr_diag_at(c->d, dr_rat(g->name.at, g->at, NULL), DR_SEV_ERROR,
+				   "PLAN-DUPLICATE-GROUP",
+				   "group '%s' is already defined as '%s' (names are "
+				   "compared case-insensitively): rename or merge them",
+				   g->name.v, p->groups[old].name.v);
+	}
+}
+
+static void membership(dr_rctx *c)
+{
+	const dr_plan *p = c->p;
+	size_t *first = dr_arena_alloc(c->a, (p->nmachines + 1) * sizeof(*first));
+	size_t i, j;
+
+	for (i = 0; i < p->nmachines; i++)
+		first[i] = (size_t)-1;
+	for (i = 0; i < p->ngroups; i++) {
+		const dr_group *g = &p->groups[i];
+
+		for (j = 0; j < g->nmachines; j++) {
+			size_t k = g->machines[j];
+
+			if (k >= p->nmachines)
+				continue;
+			if (first[k] == (size_t)-1)
+				first[k] = i;
+			else if (first[k] != i)
+				dr_diag_at(c->d, dr_rat(dr_ritem(g->machines_at, j), g->at, NULL),
+					   DR_SEV_ERROR, "PLAN-MACHINE-IN-TWO-GROUPS",
+					   "machine '%s' is already in group '%s': a machine "
+					   "belongs to exactly one group, remove it from one",
+					   p->machines[k].name.v, p->groups[first[k]].name.v);
+		}
+	}
+	for (i = 0; i < p->nmachines; i++)
+		if (first[i] == (size_t)-1)
+			dr_diag_at(c->d, dr_rat(p->machines[i].name.at, p->machines[i].at, NULL),
+				   DR_SEV_ERROR, "PLAN-UNGROUPED-MACHINE",
+				   "machine '%s' is in no group, so no operation would "
+				   "touch it: add it to a group", p->machines[i].name.v);
+}
+
+#define MAX_CYCLES 10
+#define MAX_CYCLE_NAMES 32
+
+typedef struct frame {
+	size_t g, k; /* group, next `after` entry to follow */
+} frame;
+
+static void report_cycle(dr_rctx *c, const frame *st, size_t from, size_t top,
+			 const dr_ynode *at)
+{
+	const dr_plan *p = c->p;
+	dr_strbuf sb = DR_STRBUF_INIT;
+	size_t i, len = top - from + 1;
+
+	for (i = from; i <= top; i++) {
+		if (i - from == MAX_CYCLE_NAMES - 1 && len > MAX_CYCLE_NAMES) {
+			dr_strbuf_addf(&sb, "... (%zu more) -> ", top - i);
+			i = top;
+		}
+		dr_strbuf_addf(&sb, "%s -> ", p->groups[st[i].g].name.v);
+	}
+	dr_strbuf_addstr(&sb, p->groups[st[from].g].name.v);
+	dr_diag_at(c->d, at, DR_SEV_ERROR, "PLAN-CYCLE",
+		   "groups depend on each other in a cycle: %s: remove one of "
+		   "these `after` dependencies", sb.buf);
+	dr_strbuf_release(&sb);
+}
+
+/* Iterative DFS (10,000 groups must neither recurse deeply nor go quadratic). */
+static void cycles(dr_rctx *c)
+{
+	const dr_plan *p = c->p;
+	size_t ng = p->ngroups, s, sp, found = 0;
+	unsigned char *color = dr_arena_zalloc(c->a, ng + 1); /* 0 new, 1 open, 2 done */
+	size_t *pos = dr_arena_alloc(c->a, (ng + 1) * sizeof(*pos));
+	frame *st = dr_arena_alloc(c->a, (ng + 1) * sizeof(*st));
+
+	for (s = 0; s < ng; s++) {
+		const dr_group *g = &p->groups[s];
+		size_t k;
+
+		for (k = 0; k < g->nafter; k++)
+			if (g->after[k] == s)
+				dr_diag_at(c->d, dr_rat(dr_ritem(g->after_at, k), g->at, NULL),
+					   DR_SEV_ERROR, "PLAN-SELF-DEPENDENCY",
+					   "group '%s' waits for itself: remove it from its "
+					   "own `after` list", g->name.v);
+	}
+	for (s = 0; s < ng; s++) {
+		if (color[s])
+			continue;
+		sp = 0;
+		st[0].g = s;
+		st[0].k = 0;
+		color[s] = 1;
+		pos[s] = 0;
+		for (;;) {
+			frame *f = &st[sp];
+			const dr_group *g = &p->groups[f->g];
+
+			if (f->k < g->nafter) {
+				size_t k = f->k++, v = g->after[k];
+
+				if (v >= ng || v == f->g)
+					continue;
+				if (!color[v]) {
+					color[v] = 1;
+					pos[v] = ++sp;
+					st[sp].g = v;
+					st[sp].k = 0;
+				} else if (color[v] == 1 && found < MAX_CYCLES) {
+					found++;
+					report_cycle(c, st, pos[v], sp,
+						     dr_rat(dr_ritem(g->after_at, k), g->at, NULL));
+				}
+				continue;
+			}
+			color[f->g] = 2;
+			if (!sp)
+				break;
+			sp--;
+		}
+	}
+}
+
+static const char *join(dr_rctx *c, const char *path)
+{
+	const char *dir = c->p->dir;
+
+	if (path[0] == '/' || !dir || !*dir)
+		return path;
+	return dr_arena_printf(c->a, "%s/%s", dir, path);
+}
+
+static bool regular_file(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISREG(st.st_mode);
+}
+
+static void hook_list(dr_rctx *c, dr_rmap *seen, const dr_action *v, size_t n)
+{
+	size_t i, ok;
+
+	for (i = 0; i < n; i++) {
+		const char *full;
+
+		if (v[i].kind != DR_ACTION_LUA || !v[i].lua.v)
+			continue;
+		full = join(c, v[i].lua.v);
+		/* Stat each distinct path once; remember the answer. */
+		if (!dr_rmap_get(seen, full, &ok)) {
+			ok = regular_file(full);
+			dr_rmap_put(seen, full, ok, NULL);
+		}
+		if (!ok)
+			dr_diag_at(c->d, dr_rat(v[i].lua.at, v[i].at, NULL), DR_SEV_ERROR,
+				   "PLAN-HOOK-MISSING",
+				   "Lua hook '%s' does not exist (looked for %s): fix the "
+				   "path, which is relative to the plan file's directory",
+				   v[i].lua.v, full);
+	}
+}
+
+static void hooks(dr_rctx *c)
+{
+	const dr_plan *p = c->p;
+	size_t i, n = 0;
+	dr_rmap seen;
+
+	for (i = 0; i < p->ngroups; i++)
+		n += p->groups[i].npre + p->groups[i].npost;
+	for (i = 0; i < p->nmachines; i++)
+		n += p->machines[i].npre + p->machines[i].npost;
+	dr_rmap_init(&seen, c->a, n);
+	for (i = 0; i < p->ngroups; i++) {
+		hook_list(c, &seen, p->groups[i].pre, p->groups[i].npre);
+		hook_list(c, &seen, p->groups[i].post, p->groups[i].npost);
+	}
+	for (i = 0; i < p->nmachines; i++) {
+		hook_list(c, &seen, p->machines[i].pre, p->machines[i].npre);
+		hook_list(c, &seen, p->machines[i].post, p->machines[i].npost);
+	}
+}
+
+/* NULL when path holds a PEM public key, else what is wrong with it. */
+static const char *key_problem(const char *path)
+{
+	struct stat st;
+	EVP_PKEY *k;
+	FILE *f;
+	char buf[4096];
+	size_t n;
+
+	if (stat(path, &st) || !S_ISREG(st.st_mode))
+		return "does not exist";
+	if (st.st_size > 1024 * 1024)
+		return "is too large to be a public key";
+	f = fopen(path, "rb");
+	if (!f)
+		return "can't be read";
+	k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	ERR_clear_error();
+	if (k) {
+		EVP_PKEY_free(k);
+		fclose(f);
+		return NULL;
+	}
+	rewind(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	if (strstr(buf, "PRIVATE KEY"))
+		return "is a private key; commit only the public key "
+		       "(openssl pkey -in KEY -pubout)";
+	return "is not a PEM public key (export one with openssl pkey -pubout)";
+}
+
+static void gate(dr_rctx *c, const dr_gate *g, const char *which)
+{
+	size_t i;
+
+	if (!g->at)
+		return;
+	for (i = 0; i < g->approvers.n; i++) {
+		const char *path = g->approvers.v[i], *why = key_problem(join(c, path));
+
+		if (why)
+			dr_diag_at(c->d, dr_rat(dr_ritem(g->approvers.at, i), g->at, NULL),
+				   DR_SEV_ERROR, "PLAN-APPROVER-KEY-MISSING",
+				   "approver key '%s' of the %s gate %s: fix the path "
+				   "(relative to the plan file's directory) or the file",
+				   path, which, why);
+	}
+	if (g->approvers.n && g->approvals.v > (long long)g->approvers.n)
+		dr_diag_at(c->d, dr_rat(g->approvals.at, g->at, NULL), DR_SEV_ERROR,
+			   "PLAN-GATE-APPROVERS",
+			   "the %s gate needs %lld approvals but lists only %zu "
+			   "approver%s: lower approvals or add approvers", which,
+			   g->approvals.v, g->approvers.n, g->approvers.n == 1 ? "" : "s");
+}
+
+static void drill(dr_rctx *c)
+{
+	const dr_drill *d = &c->p->drill;
+
+	if (!d->at)
+		return;
+	if (d->rto.at && !d->rto.ms)
+		dr_diag_at(c->d, d->rto.at, DR_SEV_WARNING, "PLAN-DRILL-OBJECTIVES",
+			   "an RTO of 0 can never be met, so every drill would fail "
+			   "it: set a realistic objective or remove it");
+	if (d->rpo.at && !d->rpo.ms)
+		dr_diag_at(c->d, d->rpo.at, DR_SEV_WARNING, "PLAN-DRILL-OBJECTIVES",
+			   "an RPO of 0 can never be met with asynchronous replication: "
+			   "set a realistic objective or remove it");
+}
+
+void dr_rules_plan(dr_rctx *c)
+{
+	unique_names(c);
+	membership(c);
+	cycles(c);
+	hooks(c);
+	gate(c, &c->p->commit_gate, "commit");
+	gate(c, &c->p->failback_gate, "failback");
+	drill(c);
+}
