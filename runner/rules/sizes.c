@@ -168,7 +168,9 @@ const dr_vm_size *dr_size_suggest(const char *name)
 
 		fold(sizes[i].name, have, sizeof(have));
 		d = dr_edit_distance(want, have, max);
-		if (d < best_d) {
+		/* On a tie the later entry wins: the catalog lists older
+		 * series first, and a near miss most likely means a newer one. */
+		if (d <= best_d) {
 			best_d = d;
 			best = &sizes[i];
 		}
