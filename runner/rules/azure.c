@@ -171,6 +171,20 @@ static void fs_rules(dr_rctx *c, const dr_machine *m, const dr_disk *k,
 	}
 }
 
+/* Standard_D4_v3 -> Standard_D4s_v3, when the catalog has it with premium. */
+static const dr_vm_size *premium_sibling(const dr_vm_size *size)
+{
+	const char *v = strstr(size->name, "_v");
+	const dr_vm_size *alt;
+	char buf[64];
+
+	if (!v || (size_t)(v - size->name) + strlen(v) + 2 > sizeof(buf))
+		return NULL;
+	snprintf(buf, sizeof(buf), "%.*ss%s", (int)(v - size->name), size->name, v);
+	alt = dr_size_find(buf);
+	return alt && alt->premium_storage ? alt : NULL;
+}
+
 static void disk_rules(dr_rctx *c, const dr_machine *m, const dr_vm_size *size)
 {
 	const dr_source *s = &m->source;
@@ -231,11 +245,14 @@ static void disk_rules(dr_rctx *c, const dr_machine *m, const dr_vm_size *size)
 		fs_rules(c, m, k, label);
 		if (!premium_done && size && !size->premium_storage &&
 		    premium_type(type->v)) {
+			const dr_vm_size *alt = premium_sibling(size);
+
 			premium_done = true;
 			dr_diag_at(c->d, tat, DR_SEV_ERROR, "AZ-SIZE-PREMIUM",
 				   "disk type %s needs a size with premium storage, and %s "
-				   "has none: choose an 's' size (e.g. the %ss series) or "
-				   "a Standard disk type", type->v, size->name, size->family);
+				   "has none: choose %s%s or a Standard disk type", type->v,
+				   size->name, alt ? alt->name : "a size with premium storage",
+				   alt ? " (same size with premium storage)" : "");
 		}
 	}
 	if (s->disks_at && s->ndisks && !nos)

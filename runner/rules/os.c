@@ -60,30 +60,36 @@ static void parse_windows(const char *s, dr_osinfo *o)
 	const char *p, *q;
 
 	if ((p = strstr(s, "server"))) {
+		bool versioned = word(s, "version") != NULL;
+		int other = 0;
+
 		o->kind = DR_OSK_WINSERVER;
 		o->name = "Windows Server";
-		/* SAC releases are named by version: "version 1809", "20H2". */
-		if (word(s, "version"))
-			o->sac = true;
-		for (q = p; *q; q++)
-			if (isdigit((unsigned char)q[0]) && isdigit((unsigned char)q[1]) &&
-			    q[2] == 'h' && isdigit((unsigned char)q[3]))
-				o->sac = true;
+		/* A release year names an LTSC build even with a version
+		 * ("2016 version 1607"); without one, "version 1809", "20H2"
+		 * or a bare yymm number is a Semi-Annual Channel release. */
 		for (q = p; *q; q++) {
-			if (isdigit((unsigned char)*q) && (q == s || !isdigit((unsigned char)q[-1]))) {
+			if (!isdigit((unsigned char)*q) || isdigit((unsigned char)q[-1]))
+				continue;
+			if (isdigit((unsigned char)q[1]) && q[2] == 'h' &&
+			    isdigit((unsigned char)q[3]))
+				versioned = true;
+			else if (atoi(q) >= 1000 && atoi(q) < 10000 && strspn(q, "0123456789") == 4) {
 				int v = atoi(q);
 
-				if (v >= 1000 && v < 10000) {
-					o->major = v;
-					break;
+				if (v == 2008 || v == 2012 || v == 2016 || v == 2019 ||
+				    v == 2022 || v == 2025 || v == 2003 || v == 2000) {
+					if (o->major < 0)
+						o->major = v;
+				} else if (!other) {
+					other = v;
 				}
 			}
 		}
-		if (o->major > 0 && o->major != 2008 && o->major != 2012 &&
-		    o->major != 2016 && o->major != 2019 && o->major != 2022 &&
-		    o->major != 2025 && o->major != 2003 && o->major != 2000 &&
-		    o->major >= 1700 && o->major <= 2312)
-			o->sac = true; /* "Windows Server 1809", "2004" */
+		if (o->major < 0 && (versioned || (other >= 1700 && other <= 2399)))
+			o->sac = true;
+		if (o->major < 0 && !o->sac && other)
+			o->major = other;
 		o->r2 = word(s, "r2") != NULL;
 	} else {
 		o->kind = DR_OSK_WINCLIENT;

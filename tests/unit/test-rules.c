@@ -366,7 +366,8 @@ TEST(os_win_sha2_ltsc)
 	CHECK_INT(cnt("AZ-OS-WIN-LTSC"), 2);
 	NONE("AZ-OS-WINDOWS-SUPPORTED");
 	done();
-	setup(1);
+	setup(2);
+	P->machines[1].source.os_version = S("Windows Server 2016 Datacenter, version 1607");
 	P->machines[0].source.os_version = S("Windows 7 SP1");
 	P->machines[0].source.mobility_agent = S("9.29");
 	check();
@@ -661,8 +662,8 @@ TEST(disk_types)
 	CHECK_INT(cnt("AZ-DISK-MANAGED-TYPE"), 1);
 	EXPECT("AZ-SIZE-PREMIUM", DR_SEV_ERROR,
 	       "disk type Premium_LRS needs a size with premium storage, and "
-	       "Standard_D4_v3 has none: choose an 's' size (e.g. the Dv3s series) "
-	       "or a Standard disk type");
+	       "Standard_D4_v3 has none: choose Standard_D4s_v3 (same size with "
+	       "premium storage) or a Standard disk type");
 	CHECK_INT(cnt("AZ-SIZE-PREMIUM"), 1);
 	done();
 }
