@@ -129,8 +129,8 @@ static void vm_name(dr_rctx *c, const dr_machine *m, const dr_osinfo *os)
 	size_t len, i;
 	char buf[128];
 
-	if (!s)
-		return;
+	if (!s || !*s)
+		return; /* a missing name is the schema's to report */
 	len = strlen(s);
 	buf[0] = '\0';
 	if (len < 1 || len > 63)
@@ -211,7 +211,7 @@ void dr_rules_name_plan(dr_rctx *c)
 			continue;
 		o = &p->machines[old];
 		/* Two machines with the same name: PLAN-DUPLICATE-MACHINE says it. */
-		if (!m->target.name.v && !o->target.name.v)
+		if (!dr_rtarget_explicit(m) && !dr_rtarget_explicit(o))
 			continue;
 		oname = dr_rtarget_name(o);
 		if (!strcmp(oname->v, name->v))

@@ -61,7 +61,10 @@ static void membership(dr_rctx *c)
 			if (first[k] == (size_t)-1)
 				first[k] = i;
 			else if (first[k] != i)
-				dr_diag_at(c->d, dr_rat(dr_ritem(g->machines_at, j), g->at, NULL),
+				dr_diag_at(c->d,
+					   dr_rat(dr_ritem_named(g->machines_at, j,
+								 p->machines[k].name.v),
+						  g->at, NULL),
 					   DR_SEV_ERROR, "PLAN-MACHINE-IN-TWO-GROUPS",
 					   "machine '%s' is already in group '%s': a machine "
 					   "belongs to exactly one group, remove it from one",
@@ -119,7 +122,8 @@ static void cycles(dr_rctx *c)
 
 		for (k = 0; k < g->nafter; k++)
 			if (g->after[k] == s)
-				dr_diag_at(c->d, dr_rat(dr_ritem(g->after_at, k), g->at, NULL),
+				dr_diag_at(c->d, dr_rat(dr_ritem_named(g->after_at, k, g->name.v),
+							g->at, NULL),
 					   DR_SEV_ERROR, "PLAN-SELF-DEPENDENCY",
 					   "group '%s' waits for itself: remove it from its "
 					   "own `after` list", g->name.v);
@@ -149,7 +153,9 @@ static void cycles(dr_rctx *c)
 				} else if (color[v] == 1 && found < MAX_CYCLES) {
 					found++;
 					report_cycle(c, st, pos[v], sp,
-						     dr_rat(dr_ritem(g->after_at, k), g->at, NULL));
+						     dr_rat(dr_ritem_named(g->after_at, k,
+									   p->groups[v].name.v),
+							    g->at, NULL));
 				}
 				continue;
 			}

@@ -91,6 +91,18 @@ const dr_ynode *dr_ritem(const dr_ynode *seq, size_t i);
 char *dr_rfold(dr_arena *a, const char *s);
 /* The VM name a machine gets in Azure (target name, else machine name). */
 const dr_pstr *dr_rtarget_name(const dr_machine *m);
+/*
+ * Whether the target name was set on its own (plan or inventory) rather
+ * than defaulted to the machine name, which the loader does by copying the
+ * machine's name value and node.
+ */
+bool dr_rtarget_explicit(const dr_machine *m);
+/*
+ * The item of a sequence of names that says name: item i when it does
+ * (the usual case), else a search, else the sequence. The loader skips
+ * unresolvable items, so model index i need not be item i.
+ */
+const dr_ynode *dr_ritem_named(const dr_ynode *seq, size_t i, const char *name);
 
 /* A string -> index hash map for duplicate detection (keys borrowed). */
 typedef struct dr_rmap {

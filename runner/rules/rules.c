@@ -140,6 +140,32 @@ const dr_pstr *dr_rtarget_name(const dr_machine *m)
 	return m->target.name.v ? &m->target.name : &m->name;
 }
 
+bool dr_rtarget_explicit(const dr_machine *m)
+{
+	return m->target.name.v &&
+	       (m->target.name.v != m->name.v || m->target.name.at != m->name.at);
+}
+
+static bool says(const dr_ynode *n, const char *name)
+{
+	return n && n->kind == DR_YNODE_SCALAR && n->str && !strcmp(n->str, name);
+}
+
+const dr_ynode *dr_ritem_named(const dr_ynode *seq, size_t i, const char *name)
+{
+	size_t k;
+
+	if (!seq || seq->kind != DR_YNODE_SEQ || !name)
+		return dr_ritem(seq, i);
+	if (i < seq->n && says(seq->items[i], name))
+		return seq->items[i];
+	/* Bounded, so a pathological list can't make reporting quadratic. */
+	for (k = 0; k < seq->n && k < 4096; k++)
+		if (says(seq->items[k], name))
+			return seq->items[k];
+	return seq;
+}
+
 static uint64_t hash_str(const char *s)
 {
 	uint64_t h = 1469598103934665603ull; /* FNV-1a */

@@ -1065,6 +1065,9 @@ TEST(duplicates)
 	setup(5);
 	P->machines[1].name = S("VM1");
 	P->machines[1].name.at = node(25, 11);
+	/* The loader defaults the target name by copying the machine's. */
+	P->machines[0].target.name = P->machines[0].name;
+	P->machines[1].target.name = P->machines[1].name;
 	P->machines[2].target.name = S("app");
 	P->machines[3].target.name = S("App");
 	P->machines[4].target.name = S("app");
