@@ -181,7 +181,7 @@ static void check_subnet_declared(dr_rctx *c, const dr_machine *m,
 	dr_diag *g;
 	size_t i, bd = 4;
 
-	if (!net || !sub->v || dr_rules_find_subnet(net, sub->v))
+	if (!net || !sub->v || dr_rules_find_subnet(c, net, sub->v))
 		return;
 	g = dr_diag_at(c->d, dr_rat(sub->at, m->target.at, m->at), DR_SEV_ERROR,
 		       "PLAN-NETWORK-UNKNOWN",
@@ -223,7 +223,7 @@ static void check_ip(dr_rctx *c, const dr_machine *m, const dr_network *net,
 			   "an address in the subnet's range", ip->v, bad);
 		return;
 	}
-	s = net && sub->v ? dr_rules_find_subnet(net, sub->v) : NULL;
+	s = net && sub->v ? dr_rules_find_subnet(c, net, sub->v) : NULL;
 	if (!s || !parse_subnet(s, &sa, &pl))
 		return;
 	if ((a & dr_prefix_mask(pl)) != sa) {
@@ -392,7 +392,7 @@ void dr_rules_net_plan(dr_rctx *c)
 				   "drill VNet '%s' is not marked isolated: drill into a VNet "
 				   "with no route to production and mark it isolated: true",
 				   dr->vnet.v);
-		if (n && dr->subnet.v && !dr_rules_find_subnet(n, dr->subnet.v))
+		if (n && dr->subnet.v && !dr_rules_find_subnet(c, n, dr->subnet.v))
 			dr_diag_at(c->d, dr_rat(dr->subnet.at, dr->at, NULL), DR_SEV_ERROR,
 				   "PLAN-NETWORK-UNKNOWN",
 				   "drill subnet '%s' is not declared in VNet '%s': fix the "

@@ -25,6 +25,8 @@ typedef struct dr_rctx {
 	/* Declared networks sorted by folded name, for lookups. */
 	const dr_network **nets;
 	size_t nnets;
+	/* Per network (by index in p->networks): its subnets sorted by name. */
+	const dr_network_subnet ***subnets;
 } dr_rctx;
 
 /* --- operating systems (os.c) --- */
@@ -71,7 +73,8 @@ void dr_rules_machine_net(dr_rctx *c, const dr_machine *m,
 /* Plan-wide network rules that need every machine (duplicate IPs...). */
 void dr_rules_net_plan(dr_rctx *c);
 const dr_network *dr_rules_find_net(const dr_rctx *c, const char *name);
-const dr_network_subnet *dr_rules_find_subnet(const dr_network *n,
+const dr_network_subnet *dr_rules_find_subnet(const dr_rctx *c,
+					      const dr_network *n,
 					      const char *name);
 
 /* --- names (names.c) --- */
