@@ -495,9 +495,7 @@ void dr_rules_avsets(dr_rctx *c)
 
 		if (!t->availability_set.v)
 			continue;
-		v[n].key = dr_rfold(c->a, dr_arena_printf(c->a, "%s\n%s",
-				    t->resource_group.v ? t->resource_group.v : "",
-				    t->availability_set.v));
+		v[n].key = dr_rkey(c->a, t->resource_group.v, t->availability_set.v);
 		v[n++].machine = i;
 	}
 	qsort(v, n, sizeof(*v), cmp_avkey);

@@ -94,28 +94,24 @@ static const char *const reserved[] = {
 	"XBOX",
 };
 
-static bool contains_ci(const char *s, const char *w)
-{
-	size_t n = strlen(w);
-
-	for (; *s; s++)
-		if (!strncasecmp(s, w, n))
-			return true;
-	return false;
-}
-
 static const char *reserved_why(const char *s)
 {
-	size_t i;
+	char up[72];
+	size_t i, n = strlen(s);
 
+	/* Names over 63 characters are already AZ-NAME-VM-ASR errors. */
+	if (n >= sizeof(up))
+		return NULL;
+	for (i = 0; i <= n; i++)
+		up[i] = (char)toupper((unsigned char)s[i]);
 	for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
-		if (!strcasecmp(s, reserved[i]))
+		if (up[0] == reserved[i][0] && !strcmp(up, reserved[i]))
 			return "is a reserved word";
-	if (contains_ci(s, "microsoft"))
+	if (strstr(up, "MICROSOFT"))
 		return "contains the reserved word MICROSOFT";
-	if (contains_ci(s, "windows"))
+	if (strstr(up, "WINDOWS"))
 		return "contains the reserved word WINDOWS";
-	if (!strncasecmp(s, "login", 5))
+	if (!strncmp(up, "LOGIN", 5))
 		return "starts with the reserved word LOGIN";
 	return NULL;
 }
@@ -206,8 +202,7 @@ void dr_rules_name_plan(dr_rctx *c)
 
 		if (!name->v)
 			continue;
-		if (dr_rmap_put(&names, dr_rfold(c->a, dr_arena_printf(c->a, "%s\n%s", rg,
-							   name->v)), i, &old))
+		if (dr_rmap_put(&names, dr_rkey(c->a, rg, name->v), i, &old))
 			continue;
 		o = &p->machines[old];
 		/* Two machines with the same name: PLAN-DUPLICATE-MACHINE says it. */

@@ -337,17 +337,17 @@ void dr_rules_net_plan(dr_rctx *c)
 		const dr_machine *m = &p->machines[i];
 		const dr_target *t = &m->target;
 		size_t nips = machine_ips(m, ips, subs, MAX_IPS);
-		const char *vkey = dr_rfold(c->a, t->vnet.v);
 
 		if (t->vnet.v && !dr_rules_find_net(c, t->vnet.v) && (c->nnets || nips) &&
-		    dr_rmap_put(&vnets, vkey, i, NULL))
+		    dr_rmap_put(&vnets, dr_rfold(c->a, t->vnet.v), i, NULL))
 			dr_diag_at(c->d, dr_rat(t->vnet.at, t->at, m->at), DR_SEV_WARNING,
 				   "PLAN-NETWORK-UNKNOWN",
 				   "VNet '%s' is not declared under networks, so its "
 				   "subnets and static IPs can't be checked offline: declare "
 				   "it with its address space and subnets", t->vnet.v);
 		for (j = 0; j < nips; j++) {
-			const char *key = dr_arena_printf(c->a, "%s\n%s", vkey, ips[j]->v);
+			/* IPs are dotted quads: folding them is harmless. */
+			const char *key = dr_rkey(c->a, t->vnet.v, ips[j]->v);
 			size_t old;
 
 			if (!dr_rmap_put(&ipmap, key, i, &old)) {

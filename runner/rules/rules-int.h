@@ -92,6 +92,8 @@ const dr_ynode *dr_rat(const dr_ynode *a, const dr_ynode *b, const dr_ynode *c);
 const dr_ynode *dr_ritem(const dr_ynode *seq, size_t i);
 /* Lower-cased arena copy of s (ASCII folding; Azure compares that way). */
 char *dr_rfold(dr_arena *a, const char *s);
+/* Folded arena key "a\nb" for hashing pairs (no printf: called per machine). */
+char *dr_rkey(dr_arena *a, const char *x, const char *y);
 /* The VM name a machine gets in Azure (target name, else machine name). */
 const dr_pstr *dr_rtarget_name(const dr_machine *m);
 /*

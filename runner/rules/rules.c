@@ -135,6 +135,20 @@ char *dr_rfold(dr_arena *a, const char *s)
 	return r;
 }
 
+char *dr_rkey(dr_arena *a, const char *x, const char *y)
+{
+	size_t nx = x ? strlen(x) : 0, ny = y ? strlen(y) : 0, i;
+	char *r = dr_arena_alloc(a, nx + ny + 2);
+
+	for (i = 0; i < nx; i++)
+		r[i] = (char)tolower((unsigned char)x[i]);
+	r[nx] = '\n';
+	for (i = 0; i < ny; i++)
+		r[nx + 1 + i] = (char)tolower((unsigned char)y[i]);
+	r[nx + ny + 1] = '\0';
+	return r;
+}
+
 const dr_pstr *dr_rtarget_name(const dr_machine *m)
 {
 	return m->target.name.v ? &m->target.name : &m->name;
