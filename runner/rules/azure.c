@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define GIB_MANAGED_MAX 32767 /* [SM] Storage: "Up to 32,767 GB" */
 
@@ -88,12 +87,12 @@ static const char *disk_label(const dr_disk *k, size_t i, char *buf, size_t n)
 
 static bool ultra_type(const char *t)
 {
-	return t && (!strncasecmp(t, "UltraSSD", 8) || !strncasecmp(t, "PremiumV2", 9));
+	return t && (!dr_rncasecmp(t, "UltraSSD", 8) || !dr_rncasecmp(t, "PremiumV2", 9));
 }
 
 static bool premium_type(const char *t)
 {
-	return t && !strncasecmp(t, "Premium", 7);
+	return t && !dr_rncasecmp(t, "Premium", 7);
 }
 
 static void unsupported_flags(dr_rctx *c, const dr_disk *k, const char *label)
@@ -125,9 +124,9 @@ static void unsupported_flags(dr_rctx *c, const dr_disk *k, const char *label)
 	}
 	/* Sector sizes are logical/physical; "512e" (512 logical on 4K
 	 * physical) is supported, 4K logical is not. */
-	if (k->sector.v && (!strncasecmp(k->sector.v, "4k/", 3) ||
-			    !strcasecmp(k->sector.v, "4kn") ||
-			    !strncasecmp(k->sector.v, "4096/", 5)))
+	if (k->sector.v && (!dr_rncasecmp(k->sector.v, "4k/", 3) ||
+			    !dr_rcasecmp(k->sector.v, "4kn") ||
+			    !dr_rncasecmp(k->sector.v, "4096/", 5)))
 		dr_diag_at(c->d, dr_rat(k->sector.at, k->at, NULL), DR_SEV_ERROR,
 			   "AZ-DISK-UNSUPPORTED",
 			   "%s has sector size %s (4K logical), which ASR can't "
@@ -148,7 +147,7 @@ static void fs_rules(dr_rctx *c, const dr_machine *m, const dr_disk *k,
 
 	if (!fs)
 		return;
-	if (!strcasecmp(fs, "refs")) {
+	if (!dr_rcasecmp(fs, "refs")) {
 		if (mob && dr_version_cmp(mob, "9.23") < 0)
 			dr_diag_at(c->d, at, DR_SEV_ERROR, "AZ-DISK-REFS",
 				   "%s uses ReFS, which needs Mobility service 9.23 or "
@@ -157,13 +156,13 @@ static void fs_rules(dr_rctx *c, const dr_machine *m, const dr_disk *k,
 	}
 	if (m->source.os != DR_OS_LINUX)
 		return;
-	if (!strcasecmp(fs, "btrfs")) {
+	if (!dr_rcasecmp(fs, "btrfs")) {
 		if (mob && dr_version_cmp(mob, "9.22") < 0)
 			dr_diag_at(c->d, at, DR_SEV_ERROR, "AZ-LNX-FS",
 				   "%s uses BTRFS, which needs Mobility service 9.22 or "
 				   "later, not %s: upgrade the Mobility service", label, mob);
-	} else if (strcasecmp(fs, "ext3") && strcasecmp(fs, "ext4") &&
-		   strcasecmp(fs, "xfs")) {
+	} else if (dr_rcasecmp(fs, "ext3") && dr_rcasecmp(fs, "ext4") &&
+		   dr_rcasecmp(fs, "xfs")) {
 		dr_diag_at(c->d, at, DR_SEV_ERROR, "AZ-LNX-FS",
 			   "%s uses file system '%s'; ASR supports ext3, ext4, XFS and "
 			   "BTRFS on Linux: move the data to a supported file system",
@@ -218,7 +217,7 @@ static void disk_rules(dr_rctx *c, const dr_machine *m, const dr_vm_size *size)
 						  "machines allow at most %lld GiB: convert the "
 						  "machine to UEFI or shrink the disk",
 					   k->size_gib.v, os_max);
-			if (k->type.v && !strcasecmp(k->type.v, "dynamic"))
+			if (k->type.v && !dr_rcasecmp(k->type.v, "dynamic"))
 				dr_diag_at(c->d, dr_rat(k->type.at, kat, NULL), DR_SEV_ERROR,
 					   "AZ-DISK-OS-BASIC",
 					   "the OS disk is a dynamic disk; ASR needs a basic "
@@ -272,7 +271,7 @@ static void disk_rules(dr_rctx *c, const dr_machine *m, const dr_vm_size *size)
 
 static bool ieq(const char *a, const char *b)
 {
-	return a && b && !strcasecmp(a, b);
+	return a && b && !dr_rcasecmp(a, b);
 }
 
 static bool vmin(const dr_osinfo *o, int major, int minor)
@@ -506,7 +505,7 @@ void dr_rules_avsets(dr_rctx *c)
 			const dr_machine *m = &p->machines[v[i].machine];
 			const dr_target *t = &m->target, *ft = &first->target;
 
-			if (t->vnet.v && ft->vnet.v && strcasecmp(t->vnet.v, ft->vnet.v))
+			if (t->vnet.v && ft->vnet.v && dr_rcasecmp(t->vnet.v, ft->vnet.v))
 				dr_diag_at(c->d, dr_rat(t->vnet.at, t->at, m->at),
 					   DR_SEV_ERROR, "AZ-PLACE-AVSET",
 					   "'%s' is in availability set '%s' with '%s', but on "
@@ -514,7 +513,7 @@ void dr_rules_avsets(dr_rctx *c)
 					   "set must share a VNet", m->name.v,
 					   t->availability_set.v, first->name.v, t->vnet.v,
 					   ft->vnet.v);
-			if (t->size.v && ft->size.v && strcasecmp(t->size.v, ft->size.v))
+			if (t->size.v && ft->size.v && dr_rcasecmp(t->size.v, ft->size.v))
 				dr_diag_at(c->d, dr_rat(t->size.at, t->at, m->at),
 					   DR_SEV_WARNING, "AZ-PLACE-AVSET",
 					   "'%s' is in availability set '%s' with '%s' but has "

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const struct {
 	uint32_t addr;
@@ -360,7 +359,7 @@ void dr_rules_net_plan(dr_rctx *c)
 			}
 		}
 		if (!test_net_done && dr->vnet.v && t->vnet.v &&
-		    !strcasecmp(dr->vnet.v, t->vnet.v)) {
+		    !dr_rcasecmp(dr->vnet.v, t->vnet.v)) {
 			test_net_done = true;
 			dr_diag_at(c->d, dr_rat(dr->vnet.at, dr->at, NULL), DR_SEV_WARNING,
 				   "AZ-NET-TEST-NETWORK",

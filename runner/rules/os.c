@@ -355,7 +355,7 @@ static bool is_64bit(const char *arch)
 	size_t i;
 
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-		if (!strcasecmp(arch, ok[i]))
+		if (!dr_rcasecmp(arch, ok[i]))
 			return true;
 	return false;
 }

@@ -8,7 +8,6 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define E DR_SEV_ERROR
 #define W DR_SEV_WARNING
@@ -243,7 +242,7 @@ static int cmp_net(const void *a, const void *b)
 	const dr_network *x = *(const dr_network *const *)a;
 	const dr_network *y = *(const dr_network *const *)b;
 
-	return strcasecmp(x->name.v ? x->name.v : "", y->name.v ? y->name.v : "");
+	return dr_rcasecmp(x->name.v ? x->name.v : "", y->name.v ? y->name.v : "");
 }
 
 const dr_network *dr_rules_find_net(const dr_rctx *c, const char *name)
@@ -255,7 +254,7 @@ const dr_network *dr_rules_find_net(const dr_rctx *c, const char *name)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const char *n = c->nets[mid]->name.v ? c->nets[mid]->name.v : "";
-		int r = strcasecmp(name, n);
+		int r = dr_rcasecmp(name, n);
 
 		if (!r)
 			return c->nets[mid];
@@ -272,7 +271,7 @@ static int cmp_subnet(const void *a, const void *b)
 	const dr_network_subnet *x = *(const dr_network_subnet *const *)a;
 	const dr_network_subnet *y = *(const dr_network_subnet *const *)b;
 
-	return strcasecmp(x->name.v ? x->name.v : "", y->name.v ? y->name.v : "");
+	return dr_rcasecmp(x->name.v ? x->name.v : "", y->name.v ? y->name.v : "");
 }
 
 /* Sorted subnet indexes, so 10,000 machines over 200 subnets stay cheap. */
@@ -307,7 +306,7 @@ const dr_network_subnet *dr_rules_find_subnet(const dr_rctx *c,
 	hi = n->nsubnets;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int r = strcasecmp(name, v[mid]->name.v ? v[mid]->name.v : "");
+		int r = dr_rcasecmp(name, v[mid]->name.v ? v[mid]->name.v : "");
 
 		if (!r)
 			return v[mid];

@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include "rules/rules-int.h"
 
 static dr_vm_size *sizes;
 static const dr_vm_size **by_name; /* sorted case-insensitively */
@@ -64,7 +64,7 @@ static int cmp_size(const void *a, const void *b)
 	const dr_vm_size *x = *(const dr_vm_size *const *)a;
 	const dr_vm_size *y = *(const dr_vm_size *const *)b;
 
-	return strcasecmp(x->name, y->name);
+	return dr_rcasecmp(x->name, y->name);
 }
 
 static int load(void)
@@ -124,7 +124,7 @@ const dr_vm_size *dr_size_find(const char *name)
 	hi = nsizes;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcasecmp(name, by_name[mid]->name);
+		int c = dr_rcasecmp(name, by_name[mid]->name);
 
 		if (!c)
 			return by_name[mid];
