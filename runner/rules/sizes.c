@@ -4,12 +4,12 @@
 #include "core/embed.h"
 #include "core/error.h"
 #include "core/parse.h"
+#include "rules/rules-int.h"
 
 #include <ctype.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include "rules/rules-int.h"
 
 static dr_vm_size *sizes;
 static const dr_vm_size **by_name; /* sorted case-insensitively */
