@@ -387,13 +387,11 @@ static void accel_rules(dr_rctx *c, const dr_machine *m, const dr_vm_size *size)
 			dr_diag_at(c->d, zat, DR_SEV_INFO, "AZ-SIZE-ACCEL-SINGLE-NIC",
 				   "on %s accelerated networking applies to a single NIC "
 				   "only", size->name);
-		else if (size && !strcmp(size->family, "B") &&
-			 !ieq(size->name, "Standard_B12ms") &&
-			 !ieq(size->name, "Standard_B16ms") &&
-			 !ieq(size->name, "Standard_B20ms"))
+		else if (size && size->accelerated_networking == DR_ACCEL_NO)
+			/* The catalog has the B-series exceptions (B12ms, B16ms,
+			 * B20ms) and the series without it (Av2). */
 			dr_diag_at(c->d, zat, DR_SEV_INFO, "AZ-SIZE-ACCEL-SINGLE-NIC",
-				   "%s doesn't support accelerated networking (in the B "
-				   "series only B12ms, B16ms and B20ms do)", size->name);
+				   "%s doesn't support accelerated networking", size->name);
 	} else if (size && size->accelerated_networking == DR_ACCEL_REQUIRED) {
 		dr_diag_at(c->d, zat, DR_SEV_WARNING, "AZ-NET-AFTER-FAILOVER",
 			   "%s requires accelerated networking, which is not supported "

@@ -277,6 +277,32 @@ TEST(rule_table)
 	CHECK(dr_rule_find(NULL) == NULL);
 }
 
+TEST(rule_docs)
+{
+	/* docs/rules.md lists every rule of the table with its severity
+	 * (ctest runs in the source directory). */
+	static char doc[1 << 16];
+	FILE *f = fopen("docs/rules.md", "r");
+	size_t n, i;
+	const dr_rule_info *t = dr_rule_table(&n);
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	doc[fread(doc, 1, sizeof(doc) - 1, f)] = '\0';
+	fclose(f);
+	for (i = 0; i < n; i++) {
+		char row[128];
+
+		snprintf(row, sizeof(row), "| `%s` | %s |", t[i].id,
+			 dr_severity_name(t[i].severity));
+		if (!strstr(doc, row)) {
+			fprintf(stderr, "docs/rules.md lacks: %s\n", row);
+			CHECK(0);
+		}
+	}
+}
+
 TEST(clean_plan)
 {
 	setup(3);
@@ -784,6 +810,18 @@ TEST(net_after_failover)
 	       "on Standard_D2s_v3 accelerated networking applies to a single NIC "
 	       "only");
 	done();
+	setup(2);
+	P->machines[0].target.size.v = "Standard_B2s";
+	P->machines[0].target.accelerated_networking.v = true;
+	P->machines[0].target.disk_type.v = "Standard_LRS";
+	P->machines[1].target.size.v = "Standard_B12ms";
+	P->machines[1].target.accelerated_networking.v = true;
+	P->machines[1].target.disk_type.v = "Standard_LRS";
+	check();
+	CHECK_INT(cnt("AZ-SIZE-ACCEL-SINGLE-NIC"), 1);
+	EXPECT("AZ-SIZE-ACCEL-SINGLE-NIC", DR_SEV_INFO,
+	       "Standard_B2s doesn't support accelerated networking");
+	done();
 }
 
 TEST(net_guest_nics)
@@ -1286,6 +1324,7 @@ int main(void)
 {
 	RUN(sizes_catalog);
 	RUN(rule_table);
+	RUN(rule_docs);
 	RUN(clean_plan);
 	RUN(os_arch);
 	RUN(os_windows);
