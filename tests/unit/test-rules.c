@@ -1320,6 +1320,51 @@ TEST(speed_10000)
 	done();
 }
 
+TEST(ynode_positions)
+{
+	/* Real nodes from dr_yaml_load: position and JSON pointer. */
+	static const char y[] =
+		"machines:\n"
+		"  - name: web01\n"
+		"    source:\n"
+		"      disks:\n"
+		"        - { role: os, sizeGiB: 3072 }\n"
+		"    target:\n"
+		"      ip: 10.20.2.10\n";
+	dr_ynode *root = NULL;
+	const dr_diag *g;
+
+	setup(1);
+	CHECK_INT(dr_yaml_load(A, "pos.yaml", y, strlen(y), D = dr_diags_new(), &root), 0);
+	dr_diags_free(D);
+	if (!root) {
+		done();
+		return;
+	}
+	P->machines[0].at = dr_ynode_at(root, "/machines/0");
+	P->machines[0].source.disks[0].size_gib.v = 3072;
+	P->machines[0].source.disks[0].size_gib.at =
+		dr_ynode_at(root, "/machines/0/source/disks/0/sizeGiB");
+	P->machines[0].target.ip = S("10.20.2.10");
+	P->machines[0].target.ip.at = dr_ynode_at(root, "/machines/0/target/ip");
+	P->machines[0].target.size.at = NULL; /* falls back to the machine */
+	P->machines[0].target.size.v = "Standard_D4s_v9";
+	check();
+	g = get("AZ-DISK-OS-SIZE");
+	CHECK(g != NULL);
+	if (g) {
+		CHECK_STR(g->file, "pos.yaml");
+		CHECK_INT(g->line, 5);
+		CHECK_INT(g->col, 32);
+		CHECK_STR(g->path, "/machines/0/source/disks/0/sizeGiB");
+	}
+	AT("AZ-NET-STATIC-IP-SUBNET", 7, 11);
+	CHECK_STR(get("AZ-NET-STATIC-IP-SUBNET")->path, "/machines/0/target/ip");
+	AT("AZ-SIZE-UNKNOWN", 2, 5);
+	CHECK_STR(get("AZ-SIZE-UNKNOWN")->path, "/machines/0");
+	done();
+}
+
 int main(void)
 {
 	RUN(sizes_catalog);
@@ -1356,5 +1401,6 @@ int main(void)
 	RUN(cycle_large);
 	RUN(hooks_and_gates);
 	RUN(speed_10000);
+	RUN(ynode_positions);
 	return test_summary();
 }
