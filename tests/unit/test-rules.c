@@ -321,6 +321,47 @@ TEST(clean_plan)
 	done();
 }
 
+TEST(os_parse)
+{
+	static const struct {
+		const char *in;
+		dr_os_kind kind;
+		int major, minor;
+		bool r2, sac;
+	} cases[] = {
+		{ "Windows Server 2012 R2 Datacenter", DR_OSK_WINSERVER, 2012, -1, true, false },
+		{ "Windows Server 2016 Datacenter, version 1607", DR_OSK_WINSERVER, 2016, -1, false, false },
+		{ "Windows Server, version 1809", DR_OSK_WINSERVER, -1, -1, false, true },
+		{ "Windows Server 20H2", DR_OSK_WINSERVER, -1, -1, false, true },
+		{ "Windows 8.1 Pro", DR_OSK_WINCLIENT, 8, 1, false, false },
+		{ "Red Hat Enterprise Linux Server 7.9", DR_OSK_RHEL, 7, 9, false, false },
+		{ "CentOS Linux 7.9.2009", DR_OSK_CENTOS, 7, 9, false, false },
+		{ "OL 8.4", DR_OSK_ORACLE, 8, 4, false, false },
+		{ "SUSE Linux Enterprise Server 12 SP5", DR_OSK_SLES, 12, 5, false, false },
+		{ "SLES 15-SP3", DR_OSK_SLES, 15, 3, false, false },
+		{ "SLES 15", DR_OSK_SLES, 15, 0, false, false },
+		{ "Debian GNU/Linux 10 (buster)", DR_OSK_DEBIAN, 10, -1, false, false },
+		{ "Ubuntu 18.04.6 LTS", DR_OSK_UBUNTU, 18, 4, false, false },
+		{ "Rocky Linux 8.6", DR_OSK_OTHER_LINUX, -1, -1, false, false },
+		{ "", DR_OSK_UNKNOWN, -1, -1, false, false },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		dr_osinfo o;
+
+		dr_os_parse(cases[i].in, &o);
+		if (o.kind != cases[i].kind || o.major != cases[i].major ||
+		    o.minor != cases[i].minor || o.r2 != cases[i].r2 ||
+		    o.sac != cases[i].sac) {
+			fprintf(stderr, "os_parse('%s'): kind %d %d.%d r2 %d sac %d\n",
+				cases[i].in, o.kind, o.major, o.minor, o.r2, o.sac);
+			CHECK(0);
+		}
+	}
+	dr_os_parse(NULL, &(dr_osinfo){ 0 });
+}
+
 TEST(os_arch)
 {
 	setup(1);
@@ -1371,6 +1412,7 @@ int main(void)
 	RUN(rule_table);
 	RUN(rule_docs);
 	RUN(clean_plan);
+	RUN(os_parse);
 	RUN(os_arch);
 	RUN(os_windows);
 	RUN(os_win_sha2_ltsc);
