@@ -5,6 +5,7 @@
 #include "plan/facts.h"
 #include "rules/rules-int.h"
 
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,14 +46,66 @@ static bool uefi_os_ok(const dr_osinfo *o)
 	}
 }
 
+/*
+ * The Gen2-only series [GEN2] lists that are not in the catalog, by API
+ * name: Mv2/Msv2/Mdsv2, DCsv2, DCasv5/DCadsv5, Dpsv5/Dpdsv5, ECasv5/
+ * ECadsv5, Epsv5/Epdsv5, FX, GS, NDv2, ND A100 v4, NC A100 v4, NDm A100 v4.
+ * Returns the series name, or NULL.
+ */
+static const char *gen2_only_series(const char *size)
+{
+	static const struct {
+		const char *re, *series;
+	} pats[] = {
+		{ "^standard_m[0-9]+[a-z]*_v2$", "Mv2/Msv2/Mdsv2" },
+		{ "^standard_dc[0-9]+s_v2$", "DCsv2" },
+		{ "^standard_dc[0-9]+ad?s_v5$", "DCasv5/DCadsv5" },
+		{ "^standard_d[0-9]+pd?s_v5$", "Dpsv5/Dpdsv5" },
+		{ "^standard_ec[0-9]+ad?s_v5$", "ECasv5/ECadsv5" },
+		{ "^standard_e[0-9]+pd?s_v5$", "Epsv5/Epdsv5" },
+		{ "^standard_fx[0-9]+m?d?s$", "FX" },
+		{ "^standard_gs[0-9]+(-[0-9]+)?$", "GS" },
+		{ "^standard_nd40rs_v2$", "NDv2" },
+		{ "^standard_nd96asr_v4$", "ND A100 v4" },
+		{ "^standard_nc[0-9]+ads_a100_v4$", "NC A100 v4" },
+		{ "^standard_nd96amsr_a100_v4$", "NDm A100 v4" },
+	};
+	static regex_t re[sizeof(pats) / sizeof(pats[0])];
+	static int compiled; /* 0 not yet, 1 ok, -1 failed */
+	size_t i;
+
+	if (!compiled) {
+		compiled = 1;
+		for (i = 0; i < sizeof(pats) / sizeof(pats[0]) && compiled > 0; i++)
+			if (regcomp(&re[i], pats[i].re, REG_EXTENDED | REG_ICASE | REG_NOSUB))
+				compiled = -1;
+	}
+	if (compiled < 0 || !size)
+		return NULL;
+	for (i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
+		if (!regexec(&re[i], size, 0, NULL, 0))
+			return pats[i].series;
+	return NULL;
+}
+
 static void boot_rules(dr_rctx *c, const dr_machine *m, const dr_osinfo *os,
 		       const dr_vm_size *size)
 {
 	const dr_source *s = &m->source;
 	const dr_ynode *bat = dr_rat(s->boot_at, s->at, m->at);
+	const char *series;
 
-	if (s->boot != DR_BOOT_UEFI)
+	if (s->boot != DR_BOOT_UEFI) {
+		/* Only sizes the catalog lacks can be Gen2-only. */
+		if (!size && m->target.size.v && (series = gen2_only_series(m->target.size.v)))
+			dr_diag_at(c->d, dr_rat(m->target.size.at, m->target.at, m->at),
+				   DR_SEV_ERROR, "AZ-BOOT-GEN-SIZE",
+				   "BIOS machines fail over as Generation 1 VMs, and %s (%s "
+				   "series) supports Generation 2 only: choose a Generation 1 "
+				   "size or convert the machine to UEFI", m->target.size.v,
+				   series);
 		return;
+	}
 	if (s->secure_boot.v)
 		dr_diag_at(c->d, dr_rat(s->secure_boot.at, bat, NULL), DR_SEV_ERROR,
 			   "AZ-BOOT-UEFI-SECUREBOOT",

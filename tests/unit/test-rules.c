@@ -552,6 +552,19 @@ TEST(boot)
 	CHECK_INT(cnt("AZ-BOOT-UEFI-OS"), 1);
 	CHECK_INT(cnt("AZ-BOOT-GEN-SIZE"), 1);
 	done();
+	setup(3);
+	P->machines[0].target.size.v = "Standard_M208ms_v2";
+	P->machines[1].target.size.v = "Standard_D4ps_v5";
+	P->machines[2].target.size.v = "Standard_D4ps_v5";
+	P->machines[2].source.boot = DR_BOOT_UEFI;
+	check();
+	CHECK_INT(cnt("AZ-BOOT-GEN-SIZE"), 2);
+	EXPECT("AZ-BOOT-GEN-SIZE", DR_SEV_ERROR,
+	       "BIOS machines fail over as Generation 1 VMs, and Standard_M208ms_v2 "
+	       "(Mv2/Msv2/Mdsv2 series) supports Generation 2 only: choose a "
+	       "Generation 1 size or convert the machine to UEFI");
+	CHECK(strstr(nth_msg("AZ-BOOT-GEN-SIZE", 1), "(Dpsv5/Dpdsv5 series)") != NULL);
+	done();
 	setup(2);
 	P->machines[0].source.boot = DR_BOOT_UEFI;
 	linux_machine(1, "RHEL 7.9");
