@@ -132,8 +132,27 @@ static void check(void)
 	CHECK_INT(dr_rules_check(P, D), 0);
 }
 
+/* Rule ids some test has seen emitted, for the coverage check. */
+static char seen[128][32];
+static size_t nseen;
+
+static void remember(void)
+{
+	size_t i, k;
+
+	for (i = 0; D && i < dr_diags_len(D); i++) {
+		const char *r = dr_diags_get(D, i)->rule;
+
+		for (k = 0; k < nseen && strcmp(seen[k], r); k++)
+			;
+		if (k == nseen && nseen < 128 && strlen(r) < 32)
+			strcpy(seen[nseen++], r);
+	}
+}
+
 static void done(void)
 {
+	remember();
 	dr_diags_free(D);
 	dr_arena_free(A);
 	D = NULL;
@@ -1419,6 +1438,28 @@ TEST(ynode_positions)
 	done();
 }
 
+TEST(every_rule_emitted)
+{
+	/* Run last: every rule of the table was triggered by some test. */
+	size_t n, i, k;
+	const dr_rule_info *t = dr_rule_table(&n);
+
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < nseen && strcmp(seen[k], t[i].id); k++)
+			;
+		if (k == nseen) {
+			fprintf(stderr, "no test triggers %s\n", t[i].id);
+			CHECK(0);
+		}
+	}
+	/* And nothing outside the table was emitted. */
+	for (k = 0; k < nseen; k++)
+		if (!dr_rule_find(seen[k]) && strncmp(seen[k], "YAML-", 5)) {
+			fprintf(stderr, "emitted but not in the table: %s\n", seen[k]);
+			CHECK(0);
+		}
+}
+
 int main(void)
 {
 	RUN(sizes_catalog);
@@ -1457,5 +1498,6 @@ int main(void)
 	RUN(hooks_and_gates);
 	RUN(speed_10000);
 	RUN(ynode_positions);
+	RUN(every_rule_emitted);
 	return test_summary();
 }
