@@ -16,7 +16,7 @@
 /* Sorted by id (dr_rule_find() searches it); docs/rules.md mirrors it. */
 static const dr_rule_info rule_table[] = {
 	{ "AZ-AZURE-STORAGE", E, "Encryption at host is not supported for ASR targets", "[SM]" },
-	{ "AZ-BOOT-GEN-SIZE", E, "A UEFI machine needs a target size that supports Generation 2", "[GEN2]; [SM] (derived)" },
+	{ "AZ-BOOT-GEN-SIZE", E, "The target size must support the machine's generation (UEFI: Gen2, BIOS: Gen1)", "[GEN2]; [SM] (derived)" },
 	{ "AZ-BOOT-UEFI-OS", E, "UEFI machines must run an OS with a Generation 2 Marketplace image", "[SM]; [GEN2]" },
 	{ "AZ-BOOT-UEFI-SECUREBOOT", E, "UEFI boot is supported only with Secure Boot disabled", "[SM]" },
 	{ "AZ-BOOT-UEFI-WIN2008", E, "Windows Server 2008 / 2008 R2 with UEFI is not supported", "[SM]" },
