@@ -1438,6 +1438,85 @@ TEST(ynode_positions)
 	done();
 }
 
+/* --- positions through the real loader --- */
+
+static const char yaml_plan[] =
+	"apiVersion: drplan/v1\n"                               /* 1 */
+	"kind: RecoveryPlan\n"                                  /* 2 */
+	"metadata: { name: pos }\n"                             /* 3 */
+	"target: { provider: sim }\n"                           /* 4 */
+	"defaults:\n"                                           /* 5 */
+	"  target:\n"                                           /* 6 */
+	"    resourceGroup: rg-dr\n"                            /* 7 */
+	"    size: Standard_D4s_v3\n"                           /* 8 */
+	"    network: { vnet: vnet-dr, subnet: app }\n"         /* 9 */
+	"    acceleratedNetworking: true\n"                    /* 10 */
+	"networks:\n"                                           /* 11 */
+	"  - name: vnet-dr\n"                                   /* 12 */
+	"    addressSpace: [10.20.0.0/16]\n"                    /* 13 */
+	"    subnets:\n"                                        /* 14 */
+	"      - { name: app, prefix: 10.20.1.0/24 }\n"         /* 15 */
+	"machines:\n"                                           /* 16 */
+	"  - name: web01\n"                                     /* 17 */
+	"    source:\n"                                         /* 18 */
+	"      os: windows\n"                                   /* 19 */
+	"      osVersion: Windows Server 2019\n"                /* 20 */
+	"      mobilityAgent: \"9.56\"\n"                       /* 21 */
+	"      disks:\n"                                        /* 22 */
+	"        - { role: os, sizeGiB: 3072 }\n"               /* 23 */
+	"    target:\n"                                         /* 24 */
+	"      ip: 10.20.2.10\n"                                /* 25 */
+	"  - name: web02\n"                                     /* 26 */
+	"    source:\n"                                         /* 27 */
+	"      os: windows\n"                                   /* 28 */
+	"      osVersion: Windows Server 2019\n"                /* 29 */
+	"      mobilityAgent: \"9.56\"\n"                       /* 30 */
+	"      disks: [{ role: os, sizeGiB: 128 }]\n"           /* 31 */
+	"    target: { size: Standard_D4s_v9, ip: 10.20.1.20 }\n" /* 32 */
+	"groups:\n"                                             /* 33 */
+	"  - name: a\n"                                         /* 34 */
+	"    machines: [web01]\n"                               /* 35 */
+	"    after: [b]\n"                                      /* 36 */
+	"  - name: b\n"                                         /* 37 */
+	"    machines: [web02]\n"                               /* 38 */
+	"    after: [a]\n";                                     /* 39 */
+
+TEST(yaml_positions)
+{
+	dr_plan_load_opts o = { .no_inventory = true };
+	dr_plan *p = NULL;
+	const dr_diag *g;
+
+	A = dr_arena_new();
+	D = dr_diags_new();
+	CHECK_INT(dr_plan_load_text(A, "pos.yaml", yaml_plan, strlen(yaml_plan), &o,
+				    D, &p), 0);
+	CHECK_INT(dr_diags_len(D), 0);
+	if (!p) {
+		dump();
+		done();
+		return;
+	}
+	CHECK_INT(dr_rules_check(p, D), 0);
+	AT("AZ-DISK-OS-SIZE", 23, 32);
+	g = get("AZ-DISK-OS-SIZE");
+	CHECK(g && g->file && !strcmp(g->file, "pos.yaml"));
+	CHECK(g && g->path && !strcmp(g->path, "/machines/0/source/disks/0/sizeGiB"));
+	AT("AZ-NET-STATIC-IP-SUBNET", 25, 11);
+	AT("AZ-SIZE-UNKNOWN", 32, 21);
+	AT("PLAN-CYCLE", 39, 13);
+	EXPECT("PLAN-CYCLE", DR_SEV_ERROR,
+	       "groups depend on each other in a cycle: a -> b -> a: remove one of "
+	       "these `after` dependencies");
+	/* A default points at the defaults section, once after sorting. */
+	CHECK_INT(cnt("AZ-NET-AFTER-FAILOVER"), 2);
+	dr_diags_sort(D);
+	CHECK_INT(cnt("AZ-NET-AFTER-FAILOVER"), 1);
+	AT("AZ-NET-AFTER-FAILOVER", 10, 28);
+	CHECK_STR(get("AZ-NET-AFTER-FAILOVER")->path, "/defaults/target/acceleratedNetworking");
+	done();
+}
+
 TEST(every_rule_emitted)
 {
 	/* Run last: every rule of the table was triggered by some test. */
@@ -1498,6 +1577,7 @@ int main(void)
 	RUN(hooks_and_gates);
 	RUN(speed_10000);
 	RUN(ynode_positions);
+	RUN(yaml_positions);
 	RUN(every_rule_emitted);
 	return test_summary();
 }
