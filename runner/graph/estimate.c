@@ -353,8 +353,9 @@ static void schedule_gphase(dr_graph *g, const dr_graph_gphase *gp,
 
 /* ---- the schedule ------------------------------------------------------- */
 
-int dr_graph_estimate(dr_arena *a, dr_graph *g)
+int dr_graph_estimate(dr_graph *g)
 {
+	dr_arena *a = g->arena;
 	dr_strbuf why = DR_STRBUF_INIT;
 	struct interner in = { NULL, 0, 0 };
 	size_t i, k;

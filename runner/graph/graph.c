@@ -365,8 +365,8 @@ static unsigned phase_onbit(const struct builder *b, dr_phase ph)
 
 static bool machine_shutdown(const struct builder *b, const dr_machine *m)
 {
-	if (b->o.shutdown_source != DR_TRI_UNSET)
-		return b->o.shutdown_source == DR_TRI_TRUE;
+	if (b->o.shutdown_source >= 0)
+		return b->o.shutdown_source > 0;
 	if (m->shutdown_source.at)
 		return m->shutdown_source.v;
 	return b->p->shutdown_source.v;
@@ -754,7 +754,7 @@ static unsigned group_limit(const dr_plan *p, const dr_group *grp,
 int dr_graph_compile(dr_arena *a, const dr_plan *p, dr_operation op,
 		     const dr_compile_opts *opts, dr_graph **out)
 {
-	static const dr_compile_opts none;
+	static const dr_compile_opts none = DR_COMPILE_OPTS_INIT;
 	struct builder b;
 	dr_graph *g;
 	size_t i, nm = 0;
@@ -784,6 +784,7 @@ int dr_graph_compile(dr_arena *a, const dr_plan *p, dr_operation op,
 
 	g = dr_arena_zalloc(a, sizeof(*g));
 	g->plan = p;
+	g->arena = a;
 	g->op = op;
 	g->direction = opts->direction ? opts->direction
 				       : dr_graph_op_direction(op);

@@ -185,6 +185,7 @@ typedef struct dr_graph_group {
 
 typedef struct dr_graph {
 	const dr_plan *plan;
+	dr_arena *arena;         /* the arena it lives in */
 	dr_operation op;
 	dr_direction direction;
 	dr_step *steps;
@@ -205,9 +206,10 @@ typedef struct dr_graph {
 	size_t ncritical;
 } dr_graph;
 
-/* Shutdown override: tri-state. */
-typedef enum dr_tristate { DR_TRI_UNSET = 0, DR_TRI_FALSE, DR_TRI_TRUE } dr_tristate;
-
+/*
+ * Options of a compilation. Start from DR_COMPILE_OPTS_INIT (or pass NULL):
+ * a zeroed struct means "--no-shutdown-source".
+ */
 typedef struct dr_compile_opts {
 	/* Reprotect and commit: 0 means dr_operation's own direction
 	 * (reprotect: to-onprem; commit: to-azure, i.e. gate/commit; with
@@ -216,12 +218,15 @@ typedef struct dr_compile_opts {
 	/* --recovery-point: replaces every machine's recovery point. */
 	bool rp_set;
 	dr_recovery_point rp;
-	/* --shutdown-source / --no-shutdown-source. */
-	dr_tristate shutdown_source;
+	/* -1: the machine's or the plan's shutdownSource; 0: never shut the
+	 * source down (--no-shutdown-source); 1: always (--shutdown-source). */
+	int shutdown_source;
 	/* Machines at once per group when neither the group nor the plan
 	 * states it (0: the built-in 10). */
 	unsigned concurrency;
 } dr_compile_opts;
+
+#define DR_COMPILE_OPTS_INIT { .shutdown_source = -1 }
 
 /*
  * Compile plan p for operation op. opts may be NULL. Returns 0 with *out
@@ -238,15 +243,17 @@ int dr_graph_compile(dr_arena *a, const dr_plan *p, dr_operation op,
  * list-scheduled longest-first on the group's concurrency slots), and
  * fill the RTO figures, per-group figures and the critical path. The
  * critical path ends at the step that ends the RTO (the latest main-phase
- * group end). Idempotent. Returns 0.
+ * group end). Allocates (reasons, the path) in the arena the graph was
+ * compiled in. Idempotent. Returns 0.
  */
-int dr_graph_estimate(dr_arena *a, dr_graph *g);
+int dr_graph_estimate(dr_graph *g);
 
 /* The step with that id, or -1 (linear scan). */
 long dr_graph_find(const dr_graph *g, const char *id);
 
 typedef enum dr_graph_format {
 	DR_GRAPH_PLAN_TEXT, /* what `drplan plan` prints */
+	DR_GRAPH_TEXT = DR_GRAPH_PLAN_TEXT,
 	DR_GRAPH_DOT,       /* Graphviz digraph */
 	DR_GRAPH_MERMAID,   /* Mermaid flowchart TD */
 	DR_GRAPH_JSON,      /* steps and summary, one step per line */

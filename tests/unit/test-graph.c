@@ -177,7 +177,7 @@ static dr_graph *compile(dr_arena *a, const dr_plan *p, dr_operation op,
 		fprintf(stderr, "compile: %s\n", dr_error_msg());
 		return NULL;
 	}
-	dr_graph_estimate(a, g);
+	dr_graph_estimate(g);
 	return g;
 }
 
@@ -356,7 +356,7 @@ TEST(commit_reprotect_failback_steps)
 {
 	dr_arena *a = dr_arena_new();
 	dr_plan *p = erp(a);
-	dr_compile_opts o = { 0 };
+	dr_compile_opts o = DR_COMPILE_OPTS_INIT;
 	dr_graph *g;
 
 	g = compile(a, p, DR_OP_COMMIT, NULL);
@@ -511,7 +511,7 @@ TEST(shutdown_and_recovery_point_overrides)
 {
 	dr_arena *a = dr_arena_new();
 	dr_plan *p = erp(a);
-	dr_compile_opts o = { 0 };
+	dr_compile_opts o = DR_COMPILE_OPTS_INIT;
 	dr_graph *g;
 
 	/* Machine entry beats the plan default. */
@@ -523,15 +523,15 @@ TEST(shutdown_and_recovery_point_overrides)
 	CHECK(!(step(g, "app/app01/failover")->flags & DR_STEP_F_SHUTDOWN));
 
 	/* The override beats both, either way. */
-	o.shutdown_source = DR_TRI_FALSE;
+	o.shutdown_source = 0;
 	g = compile(a, p, DR_OP_FAILOVER, &o);
 	CHECK_INT(dr_graph_find(g, "data/sql01/shutdown-source"), -1);
-	o.shutdown_source = DR_TRI_TRUE;
+	o.shutdown_source = 1;
 	g = compile(a, p, DR_OP_FAILOVER, &o);
 	CHECK(dr_graph_find(g, "app/app01/shutdown-source") >= 0);
 
 	/* --recovery-point replaces every machine's point. */
-	o.shutdown_source = DR_TRI_UNSET;
+	o.shutdown_source = -1;
 	o.rp_set = true;
 	o.rp.kind = DR_RP_CUSTOM;
 	o.rp.id = "rp-2026-11-25T03:00";
@@ -604,7 +604,7 @@ TEST(failover_estimate_and_critical_path)
 	CHECK(step(g, "app/app01/failover")->flags & DR_STEP_F_CRITICAL_PATH);
 	CHECK(!(step(g, "app/app02/failover")->flags & DR_STEP_F_CRITICAL_PATH));
 	/* idempotent */
-	dr_graph_estimate(a, g);
+	dr_graph_estimate(g);
 	CHECK_INT(g->ncritical, 13);
 	CHECK_INT(g->rto_ms, 30 * MIN);
 out:
@@ -661,7 +661,7 @@ TEST(concurrency_list_scheduling)
 	dr_plan *p = plan_new(a, "c", 8, 1);
 	dr_group *g0 = group(a, p, "g");
 	dr_machine *m[5];
-	dr_compile_opts o = { 0 };
+	dr_compile_opts o = DR_COMPILE_OPTS_INIT;
 	dr_graph *g;
 	size_t i;
 
