@@ -81,23 +81,38 @@ static void add_model(dr_estimate *e, enum model_id m)
 	e->max_ms = add_sat(e->max_ms, models[m].max);
 }
 
-static void add_dur(dr_strbuf *sb, uint64_t ms)
+/*
+ * The reason being built for one step. Most steps repeat a handful of
+ * durations, so the last few formatted ones are remembered rather than
+ * formatted again for each of 40,000 steps.
+ */
+struct why {
+	dr_strbuf sb;
+	struct {
+		uint64_t ms;
+		char s[32];
+	} memo[8];
+	unsigned next;
+};
+
+static void add_dur(struct why *w, uint64_t ms)
 {
-	/* Most steps repeat a handful of figures: remember the last few
-	 * instead of formatting each again. */
-	static _Thread_local struct { uint64_t ms; char s[32]; } memo[8];
-	static _Thread_local unsigned next;
 	unsigned i;
 
 	for (i = 0; i < 8; i++)
-		if (memo[i].s[0] && memo[i].ms == ms) {
-			dr_strbuf_addstr(sb, memo[i].s);
+		if (w->memo[i].s[0] && w->memo[i].ms == ms) {
+			dr_strbuf_addstr(&w->sb, w->memo[i].s);
 			return;
 		}
-	i = next++ % 8;
-	memo[i].ms = ms;
-	dr_format_duration(ms, memo[i].s, sizeof(memo[i].s));
-	dr_strbuf_addstr(sb, memo[i].s);
+	i = w->next++ % 8;
+	w->memo[i].ms = ms;
+	dr_format_duration(ms, w->memo[i].s, sizeof(w->memo[i].s));
+	dr_strbuf_addstr(&w->sb, w->memo[i].s);
+}
+
+static void add_str(struct why *w, const char *s)
+{
+	dr_strbuf_addstr(&w->sb, s);
 }
 
 /* Equal reasons share one arena string: a 10,000-machine plan has a few
@@ -153,29 +168,29 @@ static const char *intern(struct interner *in, dr_arena *a, const char *s,
 	return in->t[i].s;
 }
 
-static void price_model(dr_estimate *e, dr_strbuf *why, enum model_id m)
+static void price_model(dr_estimate *e, struct why *why, enum model_id m)
 {
 	add_model(e, m);
-	dr_strbuf_addstr(why, models[m].what);
-	dr_strbuf_addch(why, ' ');
+	add_str(why, models[m].what);
+	add_str(why, " ");
 	add_dur(why, models[m].exp);
 }
 
 /* Failover-like steps: the base model, recovery point and extra time. */
-static void price_failover(dr_step *s, dr_strbuf *why, enum model_id base)
+static void price_failover(dr_step *s, struct why *why, enum model_id base)
 {
 	price_model(&s->est, why, base);
 	if (s->rp && s->rp->kind == DR_RP_LATEST) {
-		dr_strbuf_addstr(why, " + ");
+		add_str(why, " + ");
 		price_model(&s->est, why, M_RP_LATEST);
 	}
 	if (s->extra_reason) {
-		dr_strbuf_addstr(why, " + ");
+		add_str(why, " + ");
 		price_model(&s->est, why, M_EXTRA);
 	}
 }
 
-static void price(dr_step *s, dr_strbuf *why)
+static void price(dr_step *s, struct why *why)
 {
 	uint64_t t;
 
@@ -184,7 +199,7 @@ static void price(dr_step *s, dr_strbuf *why)
 	case DR_STEP_GROUP_START:
 	case DR_STEP_GROUP_JOIN:
 	case DR_STEP_GROUP_END:
-		dr_strbuf_addstr(why, "barrier");
+		add_str(why, "barrier");
 		break;
 	case DR_STEP_HOOK:
 		t = s->action->timeout.ms ? s->action->timeout.ms
@@ -192,7 +207,7 @@ static void price(dr_step *s, dr_strbuf *why)
 		s->est.min_ms = min_u64(t, models[M_HOOK].min);
 		s->est.exp_ms = min_u64(t, models[M_HOOK].exp);
 		s->est.max_ms = t;
-		dr_strbuf_addstr(why, "Lua hook, timeout ");
+		add_str(why, "Lua hook, timeout ");
 		add_dur(why, t);
 		break;
 	case DR_STEP_MANUAL:
@@ -201,9 +216,9 @@ static void price(dr_step *s, dr_strbuf *why)
 		s->est.min_ms = min_u64(t, models[M_MANUAL].min);
 		s->est.exp_ms = min_u64(t, models[M_MANUAL].exp);
 		s->est.max_ms = t;
-		dr_strbuf_addstr(why, "manual action, ");
+		add_str(why, "manual action, ");
 		add_dur(why, s->est.exp_ms);
-		dr_strbuf_addstr(why, s->action->timeout.ms ? ", timeout "
+		add_str(why, s->action->timeout.ms ? ", timeout "
 							    : ", at most ");
 		add_dur(why, t);
 		break;
@@ -229,11 +244,11 @@ static void price(dr_step *s, dr_strbuf *why)
 		price_model(&s->est, why, M_REPROTECT);
 		break;
 	case DR_STEP_GATE:
-		dr_strbuf_addstr(why, "waits for people; not counted");
+		add_str(why, "waits for people; not counted");
 		break;
 	case DR_STEP_WAIT:
 		s->est.min_ms = s->est.exp_ms = s->est.max_ms = s->wait_ms;
-		dr_strbuf_addstr(why, "drill hold (drill.cleanup.after)");
+		add_str(why, "drill hold (drill.cleanup.after)");
 		break;
 	case DR_STEP_VERIFY_CLEANUP:
 		price_model(&s->est, why, M_VERIFY);
@@ -356,23 +371,25 @@ static void schedule_gphase(dr_graph *g, const dr_graph_gphase *gp,
 int dr_graph_estimate(dr_graph *g)
 {
 	dr_arena *a = g->arena;
-	dr_strbuf why = DR_STRBUF_INIT;
+	struct why why;
 	struct interner in = { NULL, 0, 0 };
 	size_t i, k;
 	long rto_end = -1;
 	size_t n;
 
+	memset(&why, 0, sizeof(why));
+	dr_strbuf_init(&why.sb, 128);
 	for (i = 0; i < g->nsteps; i++) {
 		dr_step *s = &g->steps[i];
 
-		dr_strbuf_reset(&why);
+		dr_strbuf_reset(&why.sb);
 		price(s, &why);
-		s->est.why = intern(&in, a, why.buf, why.len);
+		s->est.why = intern(&in, a, why.sb.buf, why.sb.len);
 		s->slot_wait_ms = s->worst_slot_wait_ms = 0;
 		s->crit_pred = s->worst_crit_pred = -1;
 		s->flags &= ~(unsigned)DR_STEP_F_CRITICAL_PATH;
 	}
-	dr_strbuf_release(&why);
+	dr_strbuf_release(&why.sb);
 	free(in.t);
 
 	for (i = 0; i < g->ngphases; i++) {
