@@ -696,6 +696,18 @@ TEST(concurrency_list_scheduling)
 	/* worst: 35, 25, 25, 15, 15 -> A 35, B 25+25=50? no: B 25, B? */
 	/* A m5 0-35, B m2 0-25, B m3 25-50, A m1 35-50, A m4 50-65 */
 	CHECK_INT(g->worst_rto_ms, 65 * MIN);
+	{
+		dr_strbuf sb = DR_STRBUF_INIT;
+
+		dr_graph_write(g, p, DR_GRAPH_PLAN_TEXT, &sb);
+		CHECK(strstr(sb.buf, "group g (after: \xe2\x80\x94) est. 27m (worst "
+				     "1h5m), 5 machines, 2 at once\n"));
+		CHECK(strstr(sb.buf, "  g/m4/failover           5m  worst 15m     recovery "
+				     "point latest-processed; waits 22m for a slot\n"));
+		CHECK(strstr(sb.buf, "critical path: g/m5/failover -> g/m1/failover "
+				     "-> g/m4/failover\n"));
+		dr_strbuf_release(&sb);
+	}
 
 	/* Without a limit, all five run at once: the longest one is the RTO. */
 	g0->concurrency.v = 0;
