@@ -421,6 +421,16 @@ static void write_dot(struct out *o, const dr_graph *g, const dr_plan *p)
 				put(o, " [color=red, penwidth=2]");
 			put(o, ";\n");
 		}
+		if (s->slot_wait_ms && (s->flags & DR_STEP_F_CRITICAL_PATH) &&
+		    s->crit_pred >= 0) {
+			/* Not a dependency: the machine waited for the slot
+			 * this one freed. */
+			put(o, "  ");
+			put_dot_str(o, g->steps[s->crit_pred].id);
+			put(o, " -> ");
+			put_dot_str(o, s->id);
+			put(o, " [style=dashed, color=red, label=\"slot\"];\n");
+		}
 	}
 	put(o, "}\n");
 	dr_strbuf_release(&lab);
@@ -487,14 +497,19 @@ static void write_mermaid(struct out *o, const dr_graph *g, const dr_plan *p)
 		if (s->kind == DR_STEP_GROUP_END)
 			put(o, "  end\n");
 	}
-	for (i = 0; i < g->nsteps; i++)
-		for (k = 0; k < g->steps[i].ndeps; k++) {
-			size_t d = g->steps[i].deps[k];
+	for (i = 0; i < g->nsteps; i++) {
+		const dr_step *s = &g->steps[i];
+
+		for (k = 0; k < s->ndeps; k++) {
+			size_t d = s->deps[k];
 
 			putf(o, "  s%zu %s s%zu\n", d,
-			     crit_edge(&g->steps[d], d, &g->steps[i]) ? "==>" : "-->",
-			     i);
+			     crit_edge(&g->steps[d], d, s) ? "==>" : "-->", i);
 		}
+		if (s->slot_wait_ms && (s->flags & DR_STEP_F_CRITICAL_PATH) &&
+		    s->crit_pred >= 0)
+			putf(o, "  s%ld -. slot .-> s%zu\n", s->crit_pred, i);
+	}
 	put(o, "  classDef critical stroke:#d00,stroke-width:3px\n");
 	put(o, "  classDef irreversible fill:#f4cccc\n");
 	for (n = 0, i = 0; i < g->nsteps; i++)

@@ -706,6 +706,13 @@ TEST(concurrency_list_scheduling)
 				     "point latest-processed; waits 22m for a slot\n"));
 		CHECK(strstr(sb.buf, "critical path: g/m5/failover -> g/m1/failover "
 				     "-> g/m4/failover\n"));
+		dr_strbuf_reset(&sb);
+		dr_graph_write(g, p, DR_GRAPH_DOT, &sb);
+		CHECK(strstr(sb.buf, "  \"g/m1/failover\" -> \"g/m4/failover\" "
+				     "[style=dashed, color=red, label=\"slot\"];\n"));
+		dr_strbuf_reset(&sb);
+		dr_graph_write(g, p, DR_GRAPH_MERMAID, &sb);
+		CHECK(strstr(sb.buf, "  s1 -. slot .-> s4\n"));
 		dr_strbuf_release(&sb);
 	}
 
