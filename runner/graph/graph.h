@@ -32,6 +32,8 @@
  *   reprotect: main (reprotect + hooks on: reprotect)
  *   failback:  main (planned failover + hooks on: failback) ->
  *              gate/failback-commit -> commit (hooks on: commit, to-onprem)
+ * The gate step exists even when the plan states no such gate: it then
+ * has the model's defaults (one approval, no checks, no timeout).
  * Actions are kept when their `on` mask has the phase's bit (the
  * operation's, DR_ON_CLEANUP or DR_ON_COMMIT) and their direction includes
  * the graph's direction. An action whose `on` is not stated (on_at NULL)
