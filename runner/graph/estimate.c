@@ -5,7 +5,6 @@
  * is the one place they live in code. Keep both in step.
  */
 #include "graph/graph.h"
-#include "graph/graph-internal.h"
 
 #include "core/alloc.h"
 #include "core/parse.h"

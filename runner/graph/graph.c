@@ -7,7 +7,6 @@
  * go into one flat array, so building is linear in steps + edges.
  */
 #include "graph/graph.h"
-#include "graph/graph-internal.h"
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -52,40 +51,6 @@ static const char *const phase_names[DR_PHASE__COUNT] = {
 const char *dr_phase_name(dr_phase ph)
 {
 	return (unsigned)ph < DR_PHASE__COUNT ? phase_names[ph] : "?";
-}
-
-/*
- * Names of the plan enums as the plan file spells them. The plan module
- * declares dr_operation_name() and friends too; these local copies keep
- * the graph usable (and its output fixed) whatever the loader prints.
- */
-const char *dr_graph_op_name(dr_operation op)
-{
-	static const char *const n[DR_OP__COUNT] = {
-		"drill", "failover", "commit", "reprotect", "failback",
-	};
-	return (unsigned)op < DR_OP__COUNT ? n[op] : "?";
-}
-
-const char *dr_graph_dir_name(dr_direction d)
-{
-	switch (d) {
-	case DR_DIR_TO_AZURE: return "to-azure";
-	case DR_DIR_TO_ONPREM: return "to-onprem";
-	case DR_DIR_ANY: return "any";
-	}
-	return "?";
-}
-
-const char *dr_graph_rp_name(dr_rp_kind k)
-{
-	switch (k) {
-	case DR_RP_LATEST: return "latest";
-	case DR_RP_LATEST_PROCESSED: return "latest-processed";
-	case DR_RP_LATEST_APP_CONSISTENT: return "latest-app-consistent";
-	case DR_RP_CUSTOM: return "custom";
-	}
-	return "?";
 }
 
 /* ---- builder ---------------------------------------------------------- */
@@ -375,11 +340,7 @@ static bool machine_shutdown(const struct builder *b, const dr_machine *m)
 static const dr_recovery_point *machine_rp(const struct builder *b,
 					   const dr_machine *m)
 {
-	if (b->rp_override)
-		return b->rp_override;
-	/* Same precedence as dr_machine_rp(): the machine's own, else the
-	 * plan default. */
-	return m->rp.at ? &m->rp : &b->p->rp;
+	return b->rp_override ? b->rp_override : dr_machine_rp(b->p, m);
 }
 
 /* The operation step(s) of machine mi in phase ph, after *last. */
@@ -769,10 +730,10 @@ int dr_graph_compile(dr_arena *a, const dr_plan *p, dr_operation op,
 	    opts->direction != DR_DIR_TO_ONPREM)
 		return dr_error_set(DR_EINVAL, "direction must be to-azure or to-onprem");
 	if (opts->direction && op != DR_OP_REPROTECT && op != DR_OP_COMMIT &&
-	    opts->direction != dr_graph_op_direction(op))
+	    opts->direction != dr_operation_direction(op))
 		return dr_error_set(DR_EINVAL, "%s runs %s only",
-				    dr_graph_op_name(op),
-				    dr_graph_dir_name(dr_graph_op_direction(op)));
+				    dr_operation_name(op),
+				    dr_direction_name(dr_operation_direction(op)));
 
 	memset(&b, 0, sizeof(b));
 	b.a = a;
@@ -787,7 +748,7 @@ int dr_graph_compile(dr_arena *a, const dr_plan *p, dr_operation op,
 	g->arena = a;
 	g->op = op;
 	g->direction = opts->direction ? opts->direction
-				       : dr_graph_op_direction(op);
+				       : dr_operation_direction(op);
 	g->gate = -1;
 	g->ngroups = p->ngroups;
 	g->groups = dr_arena_zalloc(a, (p->ngroups + 1) * sizeof(dr_graph_group));
@@ -847,12 +808,6 @@ int dr_graph_compile(dr_arena *a, const dr_plan *p, dr_operation op,
 out:
 	builder_release(&b);
 	return rc;
-}
-
-dr_direction dr_graph_op_direction(dr_operation op)
-{
-	return op == DR_OP_REPROTECT || op == DR_OP_FAILBACK ? DR_DIR_TO_ONPREM
-							     : DR_DIR_TO_AZURE;
 }
 
 long dr_graph_find(const dr_graph *g, const char *id)

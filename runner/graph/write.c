@@ -6,7 +6,6 @@
  * order, no clocks, so the same plan always gives the same bytes.
  */
 #include "graph/graph.h"
-#include "graph/graph-internal.h"
 
 #include "core/error.h"
 #include "core/parse.h"
@@ -115,7 +114,7 @@ static void put_note(struct out *o, const dr_graph *g, const dr_step *s)
 	case DR_STEP_UNPLANNED_FAILOVER:
 		if (s->rp) {
 			put(o, "recovery point ");
-			put(o, dr_graph_rp_name(s->rp->kind));
+			put(o, dr_rp_kind_name(s->rp->kind));
 			if (s->rp->kind == DR_RP_CUSTOM && s->rp->id) {
 				put(o, " ");
 				put_oneline(o, s->rp->id);
@@ -139,7 +138,7 @@ static void put_note(struct out *o, const dr_graph *g, const dr_step *s)
 		break;
 	case DR_STEP_REPROTECT:
 		put(o, "replicate ");
-		put(o, dr_graph_dir_name(g->direction));
+		put(o, dr_direction_name(g->direction));
 		put(o, "; initial sync not counted");
 		sep = "; ";
 		break;
@@ -229,7 +228,7 @@ static void write_text(struct out *o, const dr_graph *g, const dr_plan *p)
 	long first_irr = -1;
 
 	putf(o, "plan %s: %s (%s)\n", p->name.v ? p->name.v : "?",
-	     dr_graph_op_name(g->op), dr_graph_dir_name(g->direction));
+	     dr_operation_name(g->op), dr_direction_name(g->direction));
 	putf(o, "machines %zu, groups %zu, steps %zu\n", g->nmachines,
 	     g->ngroups, g->nsteps);
 
@@ -367,7 +366,7 @@ static void write_dot(struct out *o, const dr_graph *g, const dr_plan *p)
 
 	put(o, "digraph drplan {\n  label=");
 	dr_strbuf_addf(&lab, "%s: %s (%s)", p->name.v ? p->name.v : "?",
-		       dr_graph_op_name(g->op), dr_graph_dir_name(g->direction));
+		       dr_operation_name(g->op), dr_direction_name(g->direction));
 	put_dot_str(o, lab.buf);
 	put(o, ";\n  labelloc=t;\n  rankdir=TB;\n  node [shape=box, fontsize=10];\n");
 	for (i = 0; i < g->nsteps; i++) {
@@ -545,7 +544,7 @@ static void write_json(struct out *o, const dr_graph *g, const dr_plan *p)
 	put(o, "{\n  \"plan\": ");
 	put_json_str(o, p->name.v);
 	putf(o, ",\n  \"operation\": \"%s\",\n  \"direction\": \"%s\",\n",
-	     dr_graph_op_name(g->op), dr_graph_dir_name(g->direction));
+	     dr_operation_name(g->op), dr_direction_name(g->direction));
 	putf(o, "  \"machines\": %zu,\n  \"groups\": [", g->nmachines);
 	for (i = 0; i < g->ngroups; i++) {
 		size_t gi = g->group_order[i];
@@ -606,7 +605,7 @@ static void write_json(struct out *o, const dr_graph *g, const dr_plan *p)
 		     s->flags & DR_STEP_F_IN_RTO ? "true" : "false");
 		if (s->rp) {
 			putf(o, ", \"recovery_point\": \"%s\"",
-			     dr_graph_rp_name(s->rp->kind));
+			     dr_rp_kind_name(s->rp->kind));
 			if (s->rp->kind == DR_RP_CUSTOM) {
 				put(o, ", \"recovery_point_id\": ");
 				put_json_str(o, s->rp->id);
