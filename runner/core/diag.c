@@ -22,6 +22,15 @@ struct dr_diags {
 	size_t nsrc, srcalloc;
 };
 
+static void diag_release(dr_diag *g)
+{
+	free(g->rule);
+	free(g->message);
+	free(g->file);
+	free(g->path);
+	free(g->note);
+}
+
 dr_diags *dr_diags_new(void)
 {
 	return dr_xcalloc(1, sizeof(dr_diags));
@@ -33,13 +42,8 @@ void dr_diags_free(dr_diags *d)
 
 	if (!d)
 		return;
-	for (i = 0; i < d->n; i++) {
-		free(d->v[i].rule);
-		free(d->v[i].message);
-		free(d->v[i].file);
-		free(d->v[i].path);
-		free(d->v[i].note);
-	}
+	for (i = 0; i < d->n; i++)
+		diag_release(&d->v[i]);
 	free(d->v);
 	for (i = 0; i < d->nsrc; i++)
 		free(d->src[i].lines);
@@ -93,6 +97,11 @@ const dr_diag *dr_diags_get(const dr_diags *d, size_t i)
 	return i < d->n ? &d->v[i] : NULL;
 }
 
+dr_diag *dr_diags_get_mut(dr_diags *d, size_t i)
+{
+	return i < d->n ? &d->v[i] : NULL;
+}
+
 size_t dr_diags_count(const dr_diags *d, dr_severity sev)
 {
 	size_t i, c = 0;
@@ -100,6 +109,19 @@ size_t dr_diags_count(const dr_diags *d, dr_severity sev)
 	for (i = 0; i < d->n; i++)
 		c += d->v[i].severity == sev;
 	return c;
+}
+
+void dr_diags_drop(dr_diags *d, dr_severity sev)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < d->n; i++) {
+		if (d->v[i].severity == sev)
+			diag_release(&d->v[i]);
+		else
+			d->v[j++] = d->v[i];
+	}
+	d->n = j;
 }
 
 static int strcmp_null(const char *a, const char *b)
@@ -139,11 +161,7 @@ void dr_diags_sort(dr_diags *d)
 	for (i = 1, j = 0; i < d->n; i++) {
 		if (diag_cmp(&d->v[j], &d->v[i]) == 0 &&
 		    strcmp_null(d->v[j].note, d->v[i].note) == 0) {
-			free(d->v[i].rule);
-			free(d->v[i].message);
-			free(d->v[i].file);
-			free(d->v[i].path);
-			free(d->v[i].note);
+			diag_release(&d->v[i]);
 			continue;
 		}
 		d->v[++j] = d->v[i];

@@ -49,7 +49,12 @@ void dr_diag_note(dr_diag *diag, const char *fmt, ...)
 
 size_t dr_diags_len(const dr_diags *d);
 const dr_diag *dr_diags_get(const dr_diags *d, size_t i);
+/* The same, writable, for adding a note after the fact. */
+dr_diag *dr_diags_get_mut(dr_diags *d, size_t i);
 size_t dr_diags_count(const dr_diags *d, dr_severity sev);
+
+/* Remove every diagnostic of severity sev (e.g. infos from terse output). */
+void dr_diags_drop(dr_diags *d, dr_severity sev);
 
 /*
  * Order by file, line, column, severity, rule and message, and drop exact

