@@ -44,13 +44,29 @@ struct dr_http {
 	dr_timer *timer;
 	dr_http_xfer *head;
 	size_t active;
+	struct sock_ctx *socks; /* every watched socket, to clean up */
 };
 
 /* What libcurl tells us to watch on one socket (curl_multi_assign). */
 typedef struct sock_ctx {
 	dr_http *c;
 	dr_watch *w;
+	struct sock_ctx *prev, *next;
 } sock_ctx;
+
+static void sock_free(sock_ctx *s)
+{
+	dr_http *c = s->c;
+
+	dr_loop_watch_remove(c->loop, s->w);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		c->socks = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	free(s);
+}
 
 /* ---- the transfer state machine ---- */
 
@@ -322,8 +338,7 @@ static int curl_socket_cb(CURL *e, curl_socket_t fd, int what, void *ud,
 
 	if (what == CURL_POLL_REMOVE) {
 		if (s) {
-			dr_loop_watch_remove(c->loop, s->w);
-			free(s);
+			sock_free(s);
 			curl_multi_assign(c->multi, fd, NULL);
 		}
 		return 0;
@@ -336,6 +351,10 @@ static int curl_socket_cb(CURL *e, curl_socket_t fd, int what, void *ud,
 		s = dr_xcalloc(1, sizeof(*s));
 		s->c = c;
 		s->w = dr_loop_watch(c->loop, fd, ev, on_socket, s);
+		s->next = c->socks;
+		if (c->socks)
+			c->socks->prev = s;
+		c->socks = s;
 		curl_multi_assign(c->multi, fd, s);
 	} else {
 		dr_loop_watch_set(c->loop, s->w, ev);
@@ -382,8 +401,10 @@ void dr_http_free(dr_http *c)
 		return;
 	while (c->head)
 		dr_http_cancel(c, c->head);
-	/* Closes the remaining sockets through the socket callback. */
+	/* Closes cached connections; it need not tell the socket callback. */
 	curl_multi_cleanup(c->multi);
+	while (c->socks)
+		sock_free(c->socks);
 	dr_loop_timer_cancel(c->loop, c->timer);
 	free(c);
 }

@@ -65,7 +65,7 @@ struct httpd_conn {
 	int answered;
 };
 
-static void httpd_conn_close(httpd_conn *c)
+static inline void httpd_conn_close(httpd_conn *c)
 {
 	dr_loop_watch_remove(c->srv->loop, c->w);
 	dr_loop_timer_cancel(c->srv->loop, c->t);
@@ -82,7 +82,7 @@ static void httpd_conn_close(httpd_conn *c)
 	free(c);
 }
 
-static void httpd_respond(httpd_conn *c, int status, const char *ctype,
+static inline void httpd_respond(httpd_conn *c, int status, const char *ctype,
 			  const char *extra, const char *body, size_t len)
 {
 	dr_strbuf_addf(&c->out, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n"
@@ -93,7 +93,7 @@ static void httpd_respond(httpd_conn *c, int status, const char *ctype,
 	dr_loop_watch_set(c->srv->loop, c->w, DR_LOOP_READ | DR_LOOP_WRITE);
 }
 
-static void httpd_on_slow(dr_loop *l, void *ud)
+static inline void httpd_on_slow(dr_loop *l, void *ud)
 {
 	httpd_conn *c = ud;
 
@@ -102,7 +102,7 @@ static void httpd_on_slow(dr_loop *l, void *ud)
 	httpd_respond(c, 200, "text/plain", NULL, "slow", 4);
 }
 
-static void httpd_route(httpd_conn *c, const char *method, const char *path)
+static inline void httpd_route(httpd_conn *c, const char *method, const char *path)
 {
 	httpd *s = c->srv;
 	char buf[64];
@@ -139,7 +139,7 @@ static void httpd_route(httpd_conn *c, const char *method, const char *path)
 }
 
 /* A full request is in c->in: headers and Content-Length bytes of body. */
-static int httpd_parse(httpd_conn *c)
+static inline int httpd_parse(httpd_conn *c)
 {
 	httpd *s = c->srv;
 	char *end = strstr(c->in.buf, "\r\n\r\n");
@@ -169,7 +169,7 @@ static int httpd_parse(httpd_conn *c)
 	return 1;
 }
 
-static void httpd_on_conn(dr_loop *l, int fd, unsigned ev, void *ud)
+static inline void httpd_on_conn(dr_loop *l, int fd, unsigned ev, void *ud)
 {
 	httpd_conn *c = ud;
 	char buf[16384];
@@ -207,7 +207,7 @@ static void httpd_on_conn(dr_loop *l, int fd, unsigned ev, void *ud)
 	}
 }
 
-static void httpd_on_accept(dr_loop *l, int fd, unsigned ev, void *ud)
+static inline void httpd_on_accept(dr_loop *l, int fd, unsigned ev, void *ud)
 {
 	httpd *s = ud;
 	int cfd;
@@ -230,7 +230,7 @@ static void httpd_on_accept(dr_loop *l, int fd, unsigned ev, void *ud)
 }
 
 /* Returns 0 and fills *s, or -1. */
-static int httpd_start(httpd *s, dr_loop *loop)
+static inline int httpd_start(httpd *s, dr_loop *loop)
 {
 	struct sockaddr_in a;
 	socklen_t al = sizeof(a);
@@ -256,7 +256,7 @@ static int httpd_start(httpd *s, dr_loop *loop)
 }
 
 /* Stops listening and closes every open connection. */
-static void httpd_stop(httpd *s)
+static inline void httpd_stop(httpd *s)
 {
 	while (s->conns)
 		httpd_conn_close(s->conns);
