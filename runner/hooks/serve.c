@@ -266,7 +266,6 @@ static void on_deadline(dr_loop *loop, void *ud)
 	finish(s);
 }
 
-/* Between timer and abort the waiting kind is lost; keep it for the message. */
 static void on_start(dr_loop *loop, void *ud)
 {
 	dr_hook_serving *s = ud;
