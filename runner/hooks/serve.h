@@ -29,6 +29,9 @@
  *
  * Any number of hooks may be served at once on one loop and one dr_net.
  *
+ * A hook is served once: serving it a second time is a bug (the second
+ * serve cannot tell until its deferred start fails).
+ *
  * Ownership: the caller keeps the hook, the loop and the net, and must keep
  * them alive until done has run. done runs exactly once, from the loop (or
  * from dr_hook_serve_cancel), with the hook's outcome; the dr_hook_serving

@@ -552,8 +552,16 @@ TEST(hook_deadline_cancels_http)
 	CHECK(json_object_get(dr_hook_outputs(h), "after") == NULL);
 	CHECK_INT(dr_http_active(dr_net_http(net)), 0);
 	dr_hook_free(h);
+	{
+		bool later = false;
 
-	/* The same for a sleep and a tcp check. */
+		/* The transfer's socket was closed: the server sees the end. */
+		dr_loop_timer(loop, 100, on_guard, &later);
+		run_until(&later, 2000);
+		CHECK_INT(srv.open_conns, 0);
+	}
+
+	/* The same for a sleep. */
 	h = serve("drplan.sleep(10)", 200, &r);
 	CHECK_INT(r.st, DR_HOOK_TIMEOUT);
 	CHECK_STR(r.msg, "timeout (200ms) exceeded while waiting for sleep");
