@@ -75,7 +75,14 @@ int dr_inventory_load(dr_arena *a, dr_diags *d, const char *file,
 						"two inventory items are named "
 						"\"%s\"", key.v);
 			const dr_ynode *first = inv->items[prev];
+			dr_pstr fk = { 0 };
 
+			/* Point at the first item's key, like the error does
+			 * at the second's, not at the item's opening brace. */
+			if (dr_pl_str(dr_pl_map(first, "properties"),
+				      "friendlyName", &fk) ||
+			    dr_pl_str(first, "name", &fk))
+				first = fk.at;
 			dr_diag_note(g, "the first one is at line %d",
 				     first->line);
 			continue;
