@@ -1017,6 +1017,15 @@ static int load(dr_arena *a, const char *file, const char *text, size_t len,
 	rc = dr_yaml_load(a, file, text, len, diags, &root);
 	if (rc || !root)
 		return rc ? rc : DR_EINVAL;
+	/* "expected object, got null" would be true but puzzling here. */
+	if (root->kind == DR_YNODE_SCALAR && root->type == DR_YSCALAR_NULL &&
+	    !root->len) {
+		dr_diag_at(diags, root, DR_SEV_ERROR, "SCHEMA-TYPE",
+			   "the file holds no plan (it is empty or only "
+			   "comments): a plan is a mapping that starts with "
+			   "apiVersion: drplan/v1 and kind: RecoveryPlan");
+		return DR_EINVAL;
+	}
 	if (dr_pl_validate("recovery-plan.schema.json", root,
 			   on_plan_schema_error, diags) > 0)
 		return DR_EINVAL;
