@@ -12,6 +12,26 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* The message only mentions case when the spellings differ: "already
+ * defined as 'web01'" about 'web01' reads like a riddle. */
+static void duplicate_name(dr_rctx *c, const char *rule, const char *what,
+			   const char *fix, const dr_pstr *dup, const dr_ynode *at,
+			   const dr_pstr *first)
+{
+	dr_diag *g;
+
+	if (!strcmp(dup->v, first->v))
+		g = dr_diag_at(c->d, at, DR_SEV_ERROR, rule,
+			       "%s '%s' is defined twice: %s", what, dup->v, fix);
+	else
+		g = dr_diag_at(c->d, at, DR_SEV_ERROR, rule,
+			       "%s '%s' is already defined as '%s' (names are "
+			       "compared case-insensitively): %s",
+			       what, dup->v, first->v, fix);
+	if (g && first->at)
+		dr_diag_note(g, "the first one is at line %d", first->at->line);
+}
+
 static void unique_names(dr_rctx *c)
 {
 	const dr_plan *p = c->p;
@@ -23,22 +43,20 @@ static void unique_names(dr_rctx *c)
 		const dr_machine *m = &p->machines[i];
 
 		if (m->name.v && !dr_rmap_put(&mm, dr_rfold(c->a, m->name.v), i, &old))
-			dr_diag_at(c->d, dr_rat(m->name.at, m->at, NULL), DR_SEV_ERROR,
-				   "PLAN-DUPLICATE-MACHINE",
-				   "machine '%s' is already defined as '%s' (names are "
-				   "compared case-insensitively): rename or remove one",
-				   m->name.v, p->machines[old].name.v);
+			duplicate_name(c, "PLAN-DUPLICATE-MACHINE", "machine",
+				       "rename or remove one", &m->name,
+				       dr_rat(m->name.at, m->at, NULL),
+				       &p->machines[old].name);
 	}
 	dr_rmap_init(&gm, c->a, p->ngroups);
 	for (i = 0; i < p->ngroups; i++) {
 		const dr_group *g = &p->groups[i];
 
 		if (g->name.v && !dr_rmap_put(&gm, dr_rfold(c->a, g->name.v), i, &old))
-			dr_diag_at(c->d, dr_rat(g->name.at, g->at, NULL), DR_SEV_ERROR,
-				   "PLAN-DUPLICATE-GROUP",
-				   "group '%s' is already defined as '%s' (names are "
-				   "compared case-insensitively): rename or merge them",
-				   g->name.v, p->groups[old].name.v);
+			duplicate_name(c, "PLAN-DUPLICATE-GROUP", "group",
+				       "rename or merge them", &g->name,
+				       dr_rat(g->name.at, g->at, NULL),
+				       &p->groups[old].name);
 	}
 }
 
