@@ -60,7 +60,7 @@ static int parse_args(const struct dr_cmd *cmd, int argc, char **argv,
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "f:o:j:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:o:j:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': ca->format = optarg; break;
 		case 'O': ca->operation = optarg; break;
@@ -90,6 +90,11 @@ static int parse_args(const struct dr_cmd *cmd, int argc, char **argv,
 					"--concurrency takes a number from 1 to 100000");
 			ca->copts.concurrency = (int)n;
 			break;
+		case ':':
+			/* The leading ':' in the option string tells a missing
+			 * value apart from an unknown option. */
+			return dr_cli_usage_error(cmd, "option '%s' needs a value",
+						  argv[optind - 1]);
 		default:
 			return dr_cli_usage_error(cmd, "unknown option '%s'",
 						  argv[optind - 1]);

@@ -37,7 +37,7 @@ static int run(const struct dr_cmd *cmd, int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "f:o:v", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:o:v", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			if (dr_diagfmt_parse(optarg, &fmt))
@@ -61,6 +61,11 @@ static int run(const struct dr_cmd *cmd, int argc, char **argv)
 		case 'v':
 			verbose = true;
 			break;
+		case ':':
+			/* The leading ':' in the option string tells a missing
+			 * value apart from an unknown option. */
+			return dr_cli_usage_error(cmd, "option '%s' needs a value",
+						  argv[optind - 1]);
 		default:
 			return dr_cli_usage_error(cmd, "unknown option '%s'",
 						  argv[optind - 1]);
