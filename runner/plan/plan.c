@@ -630,13 +630,19 @@ static void build_machine(loader *L, const dr_ynode *n, dr_machine *m)
 			if (m->inventory_id.at != name)
 				g = dr_diag_at(L->d, m->inventory_id.at,
 					       DR_SEV_ERROR, "INV-NOT-FOUND",
-					       "inventory item \"%s\" is not in %s",
+					       "inventory item \"%s\" is not in %s: "
+					       "fix inventoryId (an item's "
+					       "friendlyName) or export the "
+					       "inventory again",
 					       m->inventory_id.v, L->inv.file);
 			else
 				g = dr_diag_at(L->d, name, DR_SEV_ERROR,
 					       "INV-NOT-FOUND",
 					       "machine \"%s\" is not in %s and "
-					       "states no source facts",
+					       "states no source facts: set "
+					       "inventoryId to its item's "
+					       "friendlyName, or state source: "
+					       "in the plan",
 					       m->name.v, L->inv.file);
 			suggest(L, g, m->inventory_id.v, L->inv.keys,
 				L->inv.nitems, sizeof(*L->inv.keys));

@@ -542,11 +542,14 @@ TEST(inventory_errors)
 	dr_diags_sort(D);
 	CHECK_INT(dr_diags_len(D), 2);
 	CHECK_STR(diag_str(0), "plans/t-inv.yaml:7:18: error: inventory item "
-		  "\"sql03\" is not in plans/inventory/erp.json [INV-NOT-FOUND]");
+		  "\"sql03\" is not in plans/inventory/erp.json: fix inventoryId "
+		  "(an item's friendlyName) or export the inventory again "
+		  "[INV-NOT-FOUND]");
 	CHECK_STR(note_of(0), "did you mean \"sql01\"?");
 	CHECK_STR(diag_str(1), "plans/t-inv.yaml:8:11: error: machine \"app9\" "
 		  "is not in plans/inventory/erp.json and states no source "
-		  "facts [INV-NOT-FOUND]");
+		  "facts: set inventoryId to its item's friendlyName, or state "
+		  "source: in the plan [INV-NOT-FOUND]");
 	/* A machine with its own source facts may be absent (web9). */
 	CHECK_INT(p->machines[2].from_inventory, 0);
 	CHECK_INT(p->machines[2].source.os, DR_OS_LINUX);
