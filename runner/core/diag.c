@@ -151,6 +151,22 @@ static int diag_cmp(const void *pa, const void *pb)
 	return strcmp_null(a->path, b->path);
 }
 
+/*
+ * A value shared through a YAML alias or merge key is one token in the file
+ * but has a JSON path per use: the same finding at the same position is
+ * printed once, at its first path. Without a position the path is all that
+ * tells two findings apart, so it must match too.
+ */
+static int same_finding(const dr_diag *a, const dr_diag *b)
+{
+	dr_diag ca = *a;
+
+	ca.path = b->path;
+	if (diag_cmp(a->line ? &ca : a, b) != 0)
+		return 0;
+	return strcmp_null(a->note, b->note) == 0;
+}
+
 void dr_diags_sort(dr_diags *d)
 {
 	size_t i, j;
@@ -159,8 +175,7 @@ void dr_diags_sort(dr_diags *d)
 		return;
 	qsort(d->v, d->n, sizeof(*d->v), diag_cmp);
 	for (i = 1, j = 0; i < d->n; i++) {
-		if (diag_cmp(&d->v[j], &d->v[i]) == 0 &&
-		    strcmp_null(d->v[j].note, d->v[i].note) == 0) {
+		if (same_finding(&d->v[j], &d->v[i])) {
 			diag_release(&d->v[i]);
 			continue;
 		}

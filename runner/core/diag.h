@@ -57,8 +57,11 @@ size_t dr_diags_count(const dr_diags *d, dr_severity sev);
 void dr_diags_drop(dr_diags *d, dr_severity sev);
 
 /*
- * Order by file, line, column, severity, rule and message, and drop exact
- * duplicates, so the same plan always prints the same bytes.
+ * Order by file, line, column, severity, rule, message and path, and drop
+ * duplicates, so the same plan always prints the same bytes. A duplicate has
+ * the same position, severity, rule, message and note; its path may differ
+ * when it has a position (a value reached through a YAML alias), and then
+ * the first path is kept.
  */
 void dr_diags_sort(dr_diags *d);
 

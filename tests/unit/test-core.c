@@ -133,10 +133,19 @@ TEST(diags_sort)
 	dr_diags_add(d, DR_SEV_WARNING, "B", "f.yaml", 2, 1, NULL, "w");
 	dr_diags_add(d, DR_SEV_ERROR, "A", "f.yaml", 1, 5, "/x", "e %d", 1);
 	dr_diags_add(d, DR_SEV_ERROR, "A", "f.yaml", 1, 5, "/x", "e %d", 1);
+	/* One token reached through an alias: same position, other path. */
+	dr_diags_add(d, DR_SEV_ERROR, "A", "f.yaml", 1, 5, "/w", "e %d", 1);
+	/* No position: the path is what tells them apart. */
+	dr_diags_add(d, DR_SEV_ERROR, "C", "f.yaml", 0, 0, "/y", "e");
+	dr_diags_add(d, DR_SEV_ERROR, "C", "f.yaml", 0, 0, "/z", "e");
 	dr_diags_sort(d);
-	CHECK_INT(dr_diags_len(d), 2);
-	CHECK_STR(dr_diags_get(d, 0)->message, "e 1");
-	CHECK_INT(dr_diags_count(d, DR_SEV_ERROR), 1);
+	CHECK_INT(dr_diags_len(d), 4);
+	CHECK_STR(dr_diags_get(d, 0)->rule, "C");
+	CHECK_STR(dr_diags_get(d, 0)->path, "/y");
+	CHECK_STR(dr_diags_get(d, 1)->path, "/z");
+	CHECK_STR(dr_diags_get(d, 2)->message, "e 1");
+	CHECK_STR(dr_diags_get(d, 2)->path, "/w");
+	CHECK_INT(dr_diags_count(d, DR_SEV_ERROR), 3);
 	dr_diags_add_source(d, "f.yaml", text, sizeof(text) - 1);
 	l = dr_diags_source_line(d, "f.yaml", 2, &len);
 	CHECK(l && len == 8 && !strncmp(l, "line two", 8));
