@@ -2,8 +2,11 @@
  * planrules.c - rules about the plan itself (PLAN-*): unique names, group
  * membership, dependency cycles, hook files, gate keys, drill settings.
  */
+#include "core/error.h"
 #include "core/strbuf.h"
 #include "rules/rules-int.h"
+#include "sched/cron.h"
+#include "sched/tz.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -319,6 +322,66 @@ static void drill(dr_rctx *c)
 			   "set a realistic objective or remove it");
 }
 
+/*
+ * The column of byte off (0-based) of scalar n's text: past the opening
+ * quote of a quoted scalar. Falls back to the scalar's own column when the
+ * text is not on the node's line as expected (a block scalar, say).
+ */
+static int scalar_col(const dr_rctx *c, const dr_ynode *n, int off)
+{
+	size_t len;
+	const char *l = dr_diags_source_line(c->d, n->file, n->line, &len);
+	int col = n->col;
+
+	if (!l || col < 1 || (size_t)col > len)
+		return n->col;
+	if (l[col - 1] == '"' || l[col - 1] == '\'')
+		col++;
+	/* The text must really be there, up to the byte pointed at. */
+	if (off < 0 || (size_t)off >= n->len ||
+	    (size_t)(col - 1) + (size_t)off >= len ||
+	    memcmp(l + col - 1, n->str, (size_t)off + 1))
+		return n->col;
+	return col + off;
+}
+
+/* docs/schedules.md promises that validate checks the expression offline
+ * and points at the character that is wrong. */
+static void drill_schedule(dr_rctx *c)
+{
+	const dr_drill *d = &c->p->drill;
+	char err[256];
+	int col = 0, rc;
+	dr_cron cron;
+
+	if (d->schedule.at && d->schedule.v &&
+	    dr_cron_parse(d->schedule.v, &cron, err, sizeof(err), &col)) {
+		const dr_ynode *n = d->schedule.at;
+		char *path = dr_ynode_path(NULL, n);
+
+		dr_diags_add(c->d, DR_SEV_ERROR, "PLAN-DRILL-SCHEDULE", n->file,
+			     n->line, scalar_col(c, n, col > 0 ? col - 1 : 0),
+			     path, "drill schedule '%s': %s", d->schedule.v, err);
+		free(path);
+	}
+	if (!d->timezone.at || !d->timezone.v)
+		return;
+	rc = dr_tz_valid(d->timezone.v);
+	if (rc == DR_EIO)
+		dr_diag_at(c->d, d->timezone.at, DR_SEV_WARNING,
+			   "PLAN-DRILL-SCHEDULE",
+			   "time zone '%s' can't be checked: %s",
+			   d->timezone.v, dr_error_msg());
+	else if (rc && strstr(dr_error_msg(), "IANA"))
+		dr_diag_at(c->d, d->timezone.at, DR_SEV_ERROR,
+			   "PLAN-DRILL-SCHEDULE", "%s", dr_error_msg());
+	else if (rc)
+		dr_diag_at(c->d, d->timezone.at, DR_SEV_ERROR,
+			   "PLAN-DRILL-SCHEDULE",
+			   "%s: use an IANA time zone name such as Europe/Berlin "
+			   "or UTC", dr_error_msg());
+}
+
 void dr_rules_plan(dr_rctx *c)
 {
 	unique_names(c);
@@ -328,4 +391,5 @@ void dr_rules_plan(dr_rctx *c)
 	gate(c, &c->p->commit_gate, "commit");
 	gate(c, &c->p->failback_gate, "failback");
 	drill(c);
+	drill_schedule(c);
 }

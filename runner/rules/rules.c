@@ -75,6 +75,7 @@ static const dr_rule_info rule_table[] = {
 	{ "PLAN-CYCLE", E, "Groups must not depend on each other in a cycle", "drplan" },
 	{ "PLAN-DRILL-NETWORK", W, "A drill needs an isolated network", "drplan; [TFO]" },
 	{ "PLAN-DRILL-OBJECTIVES", W, "Drill objectives of zero can never be met", "drplan" },
+	{ "PLAN-DRILL-SCHEDULE", E, "A drill schedule is a valid 5-field cron expression in a known time zone", "drplan" },
 	{ "PLAN-DUPLICATE-GROUP", E, "Group names are unique (case-insensitive)", "drplan" },
 	{ "PLAN-DUPLICATE-MACHINE", E, "Machine names are unique (case-insensitive)", "drplan" },
 	{ "PLAN-DUPLICATE-TARGET-NAME", E, "Target VM names are unique per resource group (case-insensitive)", "drplan; [NAMES]" },

@@ -1080,6 +1080,55 @@ TEST(drill_network)
 	done();
 }
 
+TEST(drill_schedule)
+{
+	/* A directory without zone files: "unknown zone", tzdata or not. */
+	setenv("TZDIR", "docs", 1);
+	setup(1);
+	P->drill.at = node(120, 1);
+	P->drill.vnet = S("vnet-dr");
+	P->drill.schedule = S("0 25 * * *");
+	P->drill.schedule.at = node(121, 13);
+	P->drill.timezone = S("Europe/Berln");
+	P->drill.timezone.at = node(122, 13);
+	check();
+	CHECK_INT(cnt("PLAN-DRILL-SCHEDULE"), 2);
+	EXPECT("PLAN-DRILL-SCHEDULE", DR_SEV_ERROR,
+	       "drill schedule '0 25 * * *': hour: 25 is out of range 0-23");
+	/* No source text to find the character in: the value's column. */
+	AT("PLAN-DRILL-SCHEDULE", 121, 13);
+	CHECK_STR(nth_msg("PLAN-DRILL-SCHEDULE", 1),
+		  "unknown time zone 'Europe/Berln' (not in docs): use an IANA "
+		  "time zone name such as Europe/Berlin or UTC");
+	done();
+	setup(1);
+	P->drill.at = node(120, 1);
+	P->drill.vnet = S("vnet-dr");
+	P->drill.schedule = S("@weekly");
+	P->drill.schedule.at = node(121, 13);
+	P->drill.timezone = S("../x");
+	P->drill.timezone.at = node(122, 13);
+	check();
+	CHECK_INT(cnt("PLAN-DRILL-SCHEDULE"), 1);
+	EXPECT("PLAN-DRILL-SCHEDULE", DR_SEV_ERROR,
+	       "invalid time zone name '../x' (expected an IANA name such as "
+	       "Europe/Paris)");
+	done();
+	/* No zone database: the zone can't be checked, which is a warning. */
+	setenv("TZDIR", "no-such-zoneinfo-dir", 1);
+	setup(1);
+	P->drill.at = node(120, 1);
+	P->drill.vnet = S("vnet-dr");
+	P->drill.timezone = S("Europe/Berlin");
+	P->drill.timezone.at = node(122, 13);
+	check();
+	EXPECT("PLAN-DRILL-SCHEDULE", DR_SEV_WARNING,
+	       "time zone 'Europe/Berlin' can't be checked: time zone database not "
+	       "found at no-such-zoneinfo-dir: install the tzdata package");
+	done();
+	unsetenv("TZDIR");
+}
+
 TEST(extra_time)
 {
 	setup(3);
@@ -1568,6 +1617,7 @@ int main(void)
 	RUN(net_unknown);
 	RUN(networks_declared);
 	RUN(drill_network);
+	RUN(drill_schedule);
 	RUN(extra_time);
 	RUN(names_vm);
 	RUN(names_resources);
