@@ -82,6 +82,7 @@ static int run(const struct dr_cmd *cmd, int argc, char **argv)
 		int rc;
 
 		arenas[i] = dr_arena_new();
+		dr_diags_set_origin(diags, argv[i]);
 		rc = dr_cli_check_plan(arenas[i], argv[i], strict, diags, &p);
 		if (rc == DR_EXIT_IO)
 			status = DR_EXIT_IO;

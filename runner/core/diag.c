@@ -16,6 +16,7 @@ struct source {
 };
 
 struct dr_diags {
+	char *origin; /* for diagnostics added next */
 	dr_diag *v;
 	size_t n, alloc;
 	struct source *src;
@@ -29,6 +30,7 @@ static void diag_release(dr_diag *g)
 	free(g->file);
 	free(g->path);
 	free(g->note);
+	free(g->origin);
 }
 
 dr_diags *dr_diags_new(void)
@@ -48,6 +50,7 @@ void dr_diags_free(dr_diags *d)
 	for (i = 0; i < d->nsrc; i++)
 		free(d->src[i].lines);
 	free(d->src);
+	free(d->origin);
 	free(d);
 }
 
@@ -72,7 +75,14 @@ dr_diag *dr_diags_add(dr_diags *d, dr_severity sev, const char *rule,
 	g->col = col;
 	g->path = path ? dr_xstrdup(path) : NULL;
 	g->note = NULL;
+	g->origin = d->origin ? dr_xstrdup(d->origin) : NULL;
 	return g;
+}
+
+void dr_diags_set_origin(dr_diags *d, const char *file)
+{
+	free(d->origin);
+	d->origin = file ? dr_xstrdup(file) : NULL;
 }
 
 void dr_diag_note(dr_diag *g, const char *fmt, ...)
@@ -148,7 +158,9 @@ static int diag_cmp(const void *pa, const void *pb)
 		return c;
 	if ((c = strcmp(a->message, b->message)))
 		return c;
-	return strcmp_null(a->path, b->path);
+	if ((c = strcmp_null(a->path, b->path)))
+		return c;
+	return strcmp_null(a->origin, b->origin);
 }
 
 /*
@@ -161,6 +173,7 @@ static int same_finding(const dr_diag *a, const dr_diag *b)
 {
 	dr_diag ca = *a;
 
+	/* Found while checking different plans: each plan keeps its own. */
 	ca.path = b->path;
 	if (diag_cmp(a->line ? &ca : a, b) != 0)
 		return 0;

@@ -30,6 +30,9 @@ typedef struct dr_diag {
 	int col;    /* 1-based; 0 when unknown */
 	char *path; /* JSON pointer ("/machines/0/target/ip"), or NULL */
 	char *note; /* optional second line: a hint such as "did you mean" */
+	/* The plan being checked when it was found (dr_diags_set_origin), or
+	 * NULL: a finding in a shared inventory belongs to each plan using it. */
+	char *origin;
 } dr_diag;
 
 typedef struct dr_diags dr_diags;
@@ -42,6 +45,9 @@ dr_diag *dr_diags_add(dr_diags *d, dr_severity sev, const char *rule,
 		      const char *file, int line, int col, const char *path,
 		      const char *fmt, ...)
 	__attribute__((format(printf, 8, 9)));
+
+/* Diagnostics added from now on belong to plan file (NULL: none). */
+void dr_diags_set_origin(dr_diags *d, const char *file);
 
 /* Set (replace) the note of a diagnostic. */
 void dr_diag_note(dr_diag *diag, const char *fmt, ...)

@@ -559,6 +559,13 @@ static int same_file(const char *a, const char *b)
 	return a && b ? !strcmp(a, b) : a == b;
 }
 
+/* The testcase a diagnostic belongs to: the plan it was found for (a
+ * shared inventory's findings fail each plan using it), else its file. */
+static const char *junit_case(const dr_diag *g)
+{
+	return g->origin ? g->origin : g->file;
+}
+
 static int render_junit(const dr_diags *d, const dr_diagfmt_opts *o,
 			dr_strbuf *sb)
 {
@@ -574,7 +581,7 @@ static int render_junit(const dr_diags *d, const dr_diagfmt_opts *o,
 		if (i < o->nfiles) {
 			f = o->files[i];
 		} else {
-			f = dr_diags_get(d, i - o->nfiles)->file;
+			f = junit_case(dr_diags_get(d, i - o->nfiles));
 			if (!f) {
 				has_nofile = 1;
 				continue;
@@ -605,7 +612,7 @@ static int render_junit(const dr_diags *d, const dr_diagfmt_opts *o,
 			const dr_diag *g = dr_diags_get(d, j);
 			dr_strbuf line = DR_STRBUF_INIT;
 
-			if (!same_file(g->file, cases[i]))
+			if (!same_file(junit_case(g), cases[i]))
 				continue;
 			add_header(&line, g, 0);
 			if (g->note)

@@ -282,6 +282,34 @@ static const char *desc(const char *id)
 	return !strcmp(id, "AZ-1") ? "Known sizes only" : NULL;
 }
 
+/* A finding in a shared inventory fails every plan that uses it. */
+TEST(junit_origin)
+{
+	static const char *const files[] = { "a.yaml", "b.yaml" };
+	dr_diagfmt_opts o = { .files = files, .nfiles = 2 };
+	dr_diags *d = dr_diags_new();
+
+	dr_diags_set_origin(d, "a.yaml");
+	dr_diags_add(d, DR_SEV_ERROR, "INV-SCHEMA", "inv.json", 4, 2, NULL, "bad");
+	dr_diags_set_origin(d, "b.yaml");
+	dr_diags_add(d, DR_SEV_ERROR, "INV-SCHEMA", "inv.json", 4, 2, NULL, "bad");
+	dr_diags_sort(d);
+	CHECK_INT(dr_diags_len(d), 2);
+	CHECK_OUT(render(d, DR_DIAGFMT_JUNIT, &o),
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<testsuites name=\"drplan\" tests=\"2\" failures=\"2\" errors=\"0\">\n"
+		"  <testsuite name=\"drplan validate\" tests=\"2\" failures=\"2\" errors=\"0\" skipped=\"0\">\n"
+		"    <testcase classname=\"a.yaml\" name=\"a.yaml\">\n"
+		"      <failure message=\"bad\" type=\"INV-SCHEMA\">inv.json:4:2: error: bad [INV-SCHEMA]</failure>\n"
+		"    </testcase>\n"
+		"    <testcase classname=\"b.yaml\" name=\"b.yaml\">\n"
+		"      <failure message=\"bad\" type=\"INV-SCHEMA\">inv.json:4:2: error: bad [INV-SCHEMA]</failure>\n"
+		"    </testcase>\n"
+		"  </testsuite>\n"
+		"</testsuites>\n");
+	dr_diags_free(d);
+}
+
 TEST(sarif)
 {
 	static const char src[] = "n\xc3\xa4me: x\n";
@@ -432,6 +460,7 @@ int main(void)
 	RUN(text_source_edge_cases);
 	RUN(json);
 	RUN(junit);
+	RUN(junit_origin);
 	RUN(sarif);
 	RUN(parse_and_limits);
 	return test_summary();
