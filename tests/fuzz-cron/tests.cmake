@@ -8,7 +8,7 @@ if(DR_FUZZ)
   target_link_libraries(fuzz-cron PRIVATE dr_core)
 else()
   add_executable(replay-cron ${DR_FUZZ_CRON_DIR}/fuzz-cron.c
-                 ${DR_FUZZ_CRON_DIR}/../fuzz-journal/replay.c)
+                 ${CMAKE_SOURCE_DIR}/tests/fuzz/replay.c)
   target_link_libraries(replay-cron PRIVATE dr_core)
   add_test(NAME fuzz/replay-cron
            COMMAND replay-cron ${DR_FUZZ_CRON_DIR}/corpus

@@ -8,7 +8,7 @@ if(DR_FUZZ)
   target_link_libraries(fuzz-journal PRIVATE dr_core)
 else()
   add_executable(replay-journal ${DR_FUZZ_JOURNAL_DIR}/fuzz-journal.c
-                 ${DR_FUZZ_JOURNAL_DIR}/replay.c)
+                 ${CMAKE_SOURCE_DIR}/tests/fuzz/replay.c)
   target_link_libraries(replay-journal PRIVATE dr_core)
   add_test(NAME fuzz/replay-journal
            COMMAND replay-journal ${DR_FUZZ_JOURNAL_DIR}/corpus

@@ -7,7 +7,7 @@ if(DR_FUZZ)
   target_link_options(fuzz-plan PRIVATE -fsanitize=fuzzer)
   target_link_libraries(fuzz-plan PRIVATE dr_core)
 else()
-  add_executable(replay-plan ${DR_FUZZ_PLAN_DIR}/fuzz-plan.c ${DR_FUZZ_PLAN_DIR}/replay.c)
+  add_executable(replay-plan ${DR_FUZZ_PLAN_DIR}/fuzz-plan.c ${CMAKE_SOURCE_DIR}/tests/fuzz/replay.c)
   target_link_libraries(replay-plan PRIVATE dr_core)
   add_test(NAME fuzz/replay-plan
            COMMAND replay-plan ${DR_FUZZ_PLAN_DIR}/corpus

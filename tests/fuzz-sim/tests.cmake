@@ -9,7 +9,7 @@ if(DR_FUZZ)
   target_link_libraries(fuzz-sim PRIVATE dr_core)
 else()
   add_executable(replay-sim ${DR_FUZZ_SIM_DIR}/fuzz-sim.c
-                 ${DR_FUZZ_SIM_DIR}/../fuzz-journal/replay.c)
+                 ${CMAKE_SOURCE_DIR}/tests/fuzz/replay.c)
   target_link_libraries(replay-sim PRIVATE dr_core)
   add_test(NAME fuzz/replay-sim
            COMMAND replay-sim ${DR_FUZZ_SIM_DIR}/corpus

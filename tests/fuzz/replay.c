@@ -47,7 +47,7 @@ static int cmp_str(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	int i, count = 0;
+	int i, count = 0, failed = 0;
 
 	for (i = 1; i < argc; i++) {
 		struct stat st;
@@ -61,7 +61,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (!S_ISDIR(st.st_mode)) {
-			count += !run_file(argv[i]);
+			if (run_file(argv[i]))
+				failed++;
+			else
+				count++;
 			continue;
 		}
 		d = opendir(argv[i]);
@@ -80,13 +83,17 @@ int main(int argc, char **argv)
 		for (k = 0; k < n; k++) {
 			char path[4096];
 
-			if ((size_t)snprintf(path, sizeof(path), "%s/%s", argv[i], names[k]) <
-			    sizeof(path))
-				count += !run_file(path);
+			if ((size_t)snprintf(path, sizeof(path), "%s/%s", argv[i],
+					     names[k]) >= sizeof(path) || run_file(path))
+				failed++;
+			else
+				count++;
 			free(names[k]);
 		}
 		free(names);
 	}
-	printf("replayed %d inputs\n", count);
-	return count ? 0 : 1;
+	/* Getting here means no input crashed the target; unreadable ones
+	 * count as failures. */
+	printf("%d passed, %d failed\n", count, failed);
+	return count && !failed ? 0 : 1;
 }
