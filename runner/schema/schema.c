@@ -993,6 +993,7 @@ struct verr {
 };
 
 struct vc {
+	const dr_schema_ops *ops; /* reads the instance */
 	int quiet; /* > 0: stop at the first failure, record nothing */
 	struct verr *errs;
 	size_t n, alloc;
@@ -1007,49 +1008,155 @@ static const struct node *deref(const struct node *n)
 	return n;
 }
 
-static unsigned type_bits(const json_t *j)
+/* ---- instance access ----------------------------------------------------- */
+
+static dr_schema_vtype js_type(const void *p)
+{
+	const json_t *j = p;
+
+	switch (json_typeof(j)) {
+	case JSON_NULL: return DR_SV_NULL;
+	case JSON_TRUE: case JSON_FALSE: return DR_SV_BOOL;
+	case JSON_INTEGER: return DR_SV_INT;
+	case JSON_REAL: return DR_SV_REAL;
+	case JSON_STRING: return DR_SV_STRING;
+	case JSON_ARRAY: return DR_SV_ARRAY;
+	case JSON_OBJECT: return DR_SV_OBJECT;
+	}
+	return DR_SV_NULL;
+}
+
+static size_t js_size(const void *p)
+{
+	const json_t *j = p;
+
+	return json_is_array(j) ? json_array_size(j) : json_object_size(j);
+}
+
+static const void *js_array_get(const void *p, size_t i)
+{
+	return json_array_get(p, i);
+}
+
+static const void *js_object_get(const void *p, const char *key)
+{
+	return json_object_get(p, key);
+}
+
+static void *js_object_next(const void *p, void *it, const char **key, size_t *klen,
+			    const void **val)
+{
+	json_t *j = (json_t *)p;
+
+	it = it ? json_object_iter_next(j, it) : json_object_iter(j);
+	if (it) {
+		*key = json_object_iter_key(it);
+		*klen = json_object_iter_key_len(it);
+		*val = json_object_iter_value(it);
+	}
+	return it;
+}
+
+static const char *js_string(const void *p, size_t *len)
+{
+	*len = json_string_length(p);
+	return json_string_value(p);
+}
+
+static long long js_integer(const void *p)
+{
+	return (long long)json_integer_value(p);
+}
+
+static double js_real(const void *p)
+{
+	return json_real_value(p);
+}
+
+static int js_boolean(const void *p)
+{
+	return json_is_true((const json_t *)p);
+}
+
+const dr_schema_ops dr_schema_json_ops = {
+	js_type, js_size, js_array_get, js_object_get, js_object_next,
+	js_string, js_integer, js_real, js_boolean,
+};
+
+#define JS (&dr_schema_json_ops)
+
+/* A lone string (a key checked against propertyNames). */
+struct kstr {
+	const char *s;
+	size_t len;
+};
+
+static dr_schema_vtype ks_type(const void *p)
+{
+	(void)p;
+	return DR_SV_STRING;
+}
+
+static const char *ks_string(const void *p, size_t *len)
+{
+	const struct kstr *k = p;
+
+	*len = k->len;
+	return k->s;
+}
+
+static const dr_schema_ops key_ops = {
+	ks_type, NULL, NULL, NULL, NULL, ks_string, NULL, NULL, NULL,
+};
+
+static double num_value(const dr_schema_ops *o, const void *j)
+{
+	return o->type(j) == DR_SV_INT ? (double)o->integer(j) : o->real(j);
+}
+
+static unsigned type_bits(const dr_schema_ops *o, const void *j)
 {
 	double d;
 
-	switch (json_typeof(j)) {
-	case JSON_NULL: return T_NULL;
-	case JSON_TRUE: case JSON_FALSE: return T_BOOL;
-	case JSON_INTEGER: return T_INT | T_NUM;
-	case JSON_REAL:
-		d = json_real_value(j);
+	switch (o->type(j)) {
+	case DR_SV_NULL: return T_NULL;
+	case DR_SV_BOOL: return T_BOOL;
+	case DR_SV_INT: return T_INT | T_NUM;
+	case DR_SV_REAL:
+		d = o->real(j);
 		return isfinite(d) && d == floor(d) ? T_INT | T_NUM : T_NUM;
-	case JSON_STRING: return T_STR;
-	case JSON_ARRAY: return T_ARR;
-	case JSON_OBJECT: return T_OBJ;
+	case DR_SV_STRING: return T_STR;
+	case DR_SV_ARRAY: return T_ARR;
+	case DR_SV_OBJECT: return T_OBJ;
 	}
 	return 0;
 }
 
-static const char *type_name(const json_t *j)
+static const char *type_name(const dr_schema_ops *o, const void *j)
 {
-	switch (json_typeof(j)) {
-	case JSON_NULL: return "null";
-	case JSON_TRUE: case JSON_FALSE: return "boolean";
-	case JSON_INTEGER: return "integer";
-	case JSON_REAL: return "number";
-	case JSON_STRING: return "string";
-	case JSON_ARRAY: return "array";
-	case JSON_OBJECT: return "object";
+	switch (o->type(j)) {
+	case DR_SV_NULL: return "null";
+	case DR_SV_BOOL: return "boolean";
+	case DR_SV_INT: return "integer";
+	case DR_SV_REAL: return "number";
+	case DR_SV_STRING: return "string";
+	case DR_SV_ARRAY: return "array";
+	case DR_SV_OBJECT: return "object";
 	}
 	return "?";
 }
 
-static void add_number(dr_strbuf *sb, const json_t *j)
+static void add_number(dr_strbuf *sb, const dr_schema_ops *o, const void *j)
 {
 	char buf[40];
 	double d;
 	int prec;
 
-	if (json_is_integer(j)) {
-		dr_strbuf_addf(sb, "%lld", (long long)json_integer_value(j));
+	if (o->type(j) == DR_SV_INT) {
+		dr_strbuf_addf(sb, "%lld", o->integer(j));
 		return;
 	}
-	d = json_real_value(j);
+	d = o->real(j);
 	/* The shortest form that reads back as the same double. */
 	for (prec = 1; prec <= 17; prec++) {
 		snprintf(buf, sizeof(buf), "%.*g", prec, d);
@@ -1059,17 +1166,66 @@ static void add_number(dr_strbuf *sb, const json_t *j)
 	dr_strbuf_addstr(sb, buf);
 }
 
+/* A jansson copy of an instance value, for json_dumps() in messages. */
+static json_t *to_json(const dr_schema_ops *o, const void *j)
+{
+	json_t *r = NULL, *c;
+	const char *k, *s;
+	const void *val;
+	size_t i, n, klen;
+	void *it;
+
+	switch (o->type(j)) {
+	case DR_SV_NULL: return json_null();
+	case DR_SV_BOOL: return json_boolean(o->boolean(j));
+	case DR_SV_INT: return json_integer(o->integer(j));
+	case DR_SV_REAL: return json_real(o->real(j));
+	case DR_SV_STRING:
+		s = o->string(j, &n);
+		return json_stringn_nocheck(s, n);
+	case DR_SV_ARRAY:
+		r = json_array();
+		for (i = 0, n = o->size(j); r && i < n; i++)
+			if (!(c = to_json(o, o->array_get(j, i))) || json_array_append_new(r, c))
+				goto fail;
+		return r;
+	case DR_SV_OBJECT:
+		r = json_object();
+		for (it = NULL; r && (it = o->object_next(j, it, &k, &klen, &val));)
+			if (!(c = to_json(o, val)) || json_object_setn_new_nocheck(r, k, klen, c))
+				goto fail;
+		return r;
+	}
+fail:
+	json_decref(r);
+	return NULL;
+}
+
+static char *dump(const dr_schema_ops *o, const void *j, size_t flags)
+{
+	json_t *c;
+	char *d;
+
+	if (o == JS)
+		return json_dumps(j, flags);
+	c = to_json(o, j);
+	d = c ? json_dumps(c, flags) : NULL;
+	json_decref(c);
+	return d;
+}
+
 #define RENDER_MAX 60
 
 /* A short, one-line rendering of a value for messages. */
-static void render(dr_strbuf *sb, const json_t *j)
+static void render(dr_strbuf *sb, const dr_schema_ops *o, const void *j)
 {
-	switch (json_typeof(j)) {
-	case JSON_STRING: {
-		const char *s = json_string_value(j);
-		size_t len = json_string_length(j), i, cut = len;
+	switch (o->type(j)) {
+	case DR_SV_STRING: {
+		size_t len, i, cut;
+		const char *s = o->string(j, &len);
 		dr_strbuf tmp = DR_STRBUF_INIT;
 
+		cut = len;
 		if (len > RENDER_MAX) {
 			cut = RENDER_MAX;
 			while (cut && ((unsigned char)s[cut] & 0xC0) == 0x80)
@@ -1083,24 +1239,23 @@ static void render(dr_strbuf *sb, const json_t *j)
 		dr_strbuf_release(&tmp);
 		break;
 	}
-	case JSON_INTEGER: case JSON_REAL:
-		add_number(sb, j);
+	case DR_SV_INT: case DR_SV_REAL:
+		add_number(sb, o, j);
 		break;
-	case JSON_TRUE: dr_strbuf_addstr(sb, "true"); break;
-	case JSON_FALSE: dr_strbuf_addstr(sb, "false"); break;
-	case JSON_NULL: dr_strbuf_addstr(sb, "null"); break;
-	case JSON_ARRAY: {
-		char *d = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	case DR_SV_BOOL: dr_strbuf_addstr(sb, o->boolean(j) ? "true" : "false"); break;
+	case DR_SV_NULL: dr_strbuf_addstr(sb, "null"); break;
+	case DR_SV_ARRAY: {
+		char *d = dump(o, j, JSON_COMPACT | JSON_ENCODE_ANY);
 
 		if (d && strlen(d) <= RENDER_MAX)
 			dr_strbuf_addstr(sb, d);
 		else
-			dr_strbuf_addf(sb, "an array of %zu items", json_array_size(j));
+			dr_strbuf_addf(sb, "an array of %zu items", o->size(j));
 		free(d);
 		break;
 	}
-	case JSON_OBJECT: {
-		char *d = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+	case DR_SV_OBJECT: {
+		char *d = dump(o, j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
 
 		if (d && strlen(d) <= RENDER_MAX)
 			dr_strbuf_addstr(sb, d);
@@ -1188,56 +1343,75 @@ static void truncate_errs(struct vc *v, size_t mark)
 	}
 }
 
-static int json_eq(const json_t *a, const json_t *b)
+static int is_num(dr_schema_vtype t)
 {
-	if (json_is_number(a) && json_is_number(b)) {
-		if (json_is_integer(a) && json_is_integer(b))
-			return json_integer_value(a) == json_integer_value(b);
-		return json_number_value(a) == json_number_value(b);
-	}
-	if (json_typeof(a) != json_typeof(b))
-		return 0;
-	switch (json_typeof(a)) {
-	case JSON_STRING:
-		return json_string_length(a) == json_string_length(b) &&
-		       !memcmp(json_string_value(a), json_string_value(b),
-			       json_string_length(a));
-	case JSON_ARRAY: {
-		size_t i, n = json_array_size(a);
+	return t == DR_SV_INT || t == DR_SV_REAL;
+}
 
-		if (n != json_array_size(b))
+/* JSON equality of a (read through oa) and b (through ob). */
+static int val_eq(const dr_schema_ops *oa, const void *a, const dr_schema_ops *ob,
+		  const void *b)
+{
+	dr_schema_vtype ta = oa->type(a), tb = ob->type(b);
+
+	if (is_num(ta) && is_num(tb)) {
+		if (ta == DR_SV_INT && tb == DR_SV_INT)
+			return oa->integer(a) == ob->integer(b);
+		return num_value(oa, a) == num_value(ob, b);
+	}
+	if (ta != tb)
+		return 0;
+	switch (ta) {
+	case DR_SV_STRING: {
+		size_t la, lb;
+		const char *sa = oa->string(a, &la), *sb = ob->string(b, &lb);
+
+		return la == lb && !memcmp(sa, sb, la);
+	}
+	case DR_SV_ARRAY: {
+		size_t i, n = oa->size(a);
+
+		if (n != ob->size(b))
 			return 0;
 		for (i = 0; i < n; i++)
-			if (!json_eq(json_array_get(a, i), json_array_get(b, i)))
+			if (!val_eq(oa, oa->array_get(a, i), ob, ob->array_get(b, i)))
 				return 0;
 		return 1;
 	}
-	case JSON_OBJECT: {
+	case DR_SV_OBJECT: {
 		const char *k;
-		const json_t *va, *vb;
+		const void *va, *vb;
+		size_t klen;
+		void *it;
 
-		if (json_object_size(a) != json_object_size(b))
+		if (oa->size(a) != ob->size(b))
 			return 0;
-		json_object_foreach((json_t *)a, k, va) {
-			vb = json_object_get(b, k);
-			if (!vb || !json_eq(va, vb))
+		for (it = NULL; (it = oa->object_next(a, it, &k, &klen, &va));) {
+			vb = ob->object_get(b, k);
+			if (!vb || !val_eq(oa, va, ob, vb))
 				return 0;
 		}
 		return 1;
 	}
+	case DR_SV_BOOL:
+		return !oa->boolean(a) == !ob->boolean(b);
 	default:
 		return 1;
 	}
 }
 
-static uint32_t json_hash(const json_t *j)
+static uint32_t val_hash(const dr_schema_ops *o, const void *j)
 {
-	switch (json_typeof(j)) {
-	case JSON_STRING:
-		return hash_bytes(json_string_value(j), json_string_length(j));
-	case JSON_INTEGER: case JSON_REAL: {
+	switch (o->type(j)) {
+	case DR_SV_STRING: {
+		size_t len;
+		const char *s = o->string(j, &len);
+
+		return hash_bytes(s, len);
+	}
+	case DR_SV_INT: case DR_SV_REAL: {
 		/* Equal numbers (1 and 1.0) must hash alike. */
-		double d = json_number_value(j);
+		double d = num_value(o, j);
 		char buf[sizeof(double)];
 
 		if (d == 0)
@@ -1245,26 +1419,27 @@ static uint32_t json_hash(const json_t *j)
 		memcpy(buf, &d, sizeof(d));
 		return hash_bytes(buf, sizeof(buf)) ^ 0x5bd1e995u;
 	}
-	case JSON_ARRAY: {
+	case DR_SV_ARRAY: {
 		uint32_t h = 0x9747b28cu;
-		size_t i;
+		size_t i, n = o->size(j);
 
-		for (i = 0; i < json_array_size(j); i++)
-			h = (h * 31u) ^ json_hash(json_array_get(j, i));
+		for (i = 0; i < n; i++)
+			h = (h * 31u) ^ val_hash(o, o->array_get(j, i));
 		return h;
 	}
-	case JSON_OBJECT: {
+	case DR_SV_OBJECT: {
 		uint32_t h = 0x1b873593u;
 		const char *k;
-		const json_t *val;
+		const void *val;
+		size_t klen;
+		void *it;
 
-		json_object_foreach((json_t *)j, k, val)
-			h += hash_bytes(k, strlen(k)) * 2654435761u ^ json_hash(val);
+		for (it = NULL; (it = o->object_next(j, it, &k, &klen, &val));)
+			h += hash_bytes(k, strlen(k)) * 2654435761u ^ val_hash(o, val);
 		return h;
 	}
-	case JSON_TRUE: return 1;
-	case JSON_FALSE: return 2;
-	case JSON_NULL: return 3;
+	case DR_SV_BOOL: return o->boolean(j) ? 1 : 2;
+	case DR_SV_NULL: return 3;
 	}
 	return 0;
 }
@@ -1284,15 +1459,15 @@ static int hidx_cmp(const void *pa, const void *pb)
 }
 
 /* Find the equal pair (a, b), a < b, with the smallest b then a. */
-static int find_duplicate(const json_t *arr, size_t *pa, size_t *pb)
+static int find_duplicate(const dr_schema_ops *o, const void *arr, size_t *pa, size_t *pb)
 {
-	size_t n = json_array_size(arr), i, k, best_a = 0, best_b = SIZE_MAX;
+	size_t n = o->size(arr), i, k, best_a = 0, best_b = SIZE_MAX;
 	struct hidx *h;
 
 	if (n < 16) {
 		for (k = 1; k < n; k++)
 			for (i = 0; i < k; i++)
-				if (json_eq(json_array_get(arr, i), json_array_get(arr, k))) {
+				if (val_eq(o, o->array_get(arr, i), o, o->array_get(arr, k))) {
 					*pa = i;
 					*pb = k;
 					return 1;
@@ -1301,7 +1476,7 @@ static int find_duplicate(const json_t *arr, size_t *pa, size_t *pb)
 	}
 	h = dr_xmalloc(n * sizeof(*h));
 	for (i = 0; i < n; i++) {
-		h[i].h = json_hash(json_array_get(arr, i));
+		h[i].h = val_hash(o, o->array_get(arr, i));
 		h[i].i = i;
 	}
 	qsort(h, n, sizeof(*h), hidx_cmp);
@@ -1313,8 +1488,8 @@ static int find_duplicate(const json_t *arr, size_t *pa, size_t *pb)
 		for (y = i + 1; y < k; y++)
 			for (x = i; x < y; x++)
 				if (h[y].i < best_b &&
-				    json_eq(json_array_get(arr, h[x].i),
-					    json_array_get(arr, h[y].i))) {
+				    val_eq(o, o->array_get(arr, h[x].i),
+					   o, o->array_get(arr, h[y].i))) {
 					best_a = h[x].i;
 					best_b = h[y].i;
 					break;
@@ -1328,26 +1503,27 @@ static int find_duplicate(const json_t *arr, size_t *pa, size_t *pb)
 	return 1;
 }
 
-static int num_cmp(const json_t *a, const json_t *b)
+/* Compare instance a with schema number b. */
+static int num_cmp(const dr_schema_ops *o, const void *a, const json_t *b)
 {
-	if (json_is_integer(a) && json_is_integer(b)) {
-		json_int_t x = json_integer_value(a), y = json_integer_value(b);
+	if (o->type(a) == DR_SV_INT && json_is_integer(b)) {
+		long long x = o->integer(a), y = (long long)json_integer_value(b);
 
 		return x < y ? -1 : x > y;
 	} else {
-		double x = json_number_value(a), y = json_number_value(b);
+		double x = num_value(o, a), y = json_number_value(b);
 
 		return x < y ? -1 : x > y;
 	}
 }
 
-static int is_multiple(const json_t *j, const json_t *m)
+static int is_multiple(const dr_schema_ops *o, const void *j, const json_t *m)
 {
 	double q, r;
 
-	if (json_is_integer(j) && json_is_integer(m))
-		return json_integer_value(j) % json_integer_value(m) == 0;
-	q = json_number_value(j) / json_number_value(m);
+	if (o->type(j) == DR_SV_INT && json_is_integer(m))
+		return o->integer(j) % json_integer_value(m) == 0;
+	q = num_value(o, j) / json_number_value(m);
 	if (!isfinite(q))
 		return 0;
 	r = nearbyint(q);
@@ -1393,7 +1569,7 @@ static void add_types(dr_strbuf *sb, const struct node *n)
 	}
 }
 
-static int validate(struct vc *v, const struct node *n, const json_t *j,
+static int validate(struct vc *v, const struct node *n, const void *j,
 		    const struct seg *seg);
 
 static void label_branch(dr_strbuf *sb, const struct node *b, size_t i)
@@ -1402,19 +1578,19 @@ static void label_branch(dr_strbuf *sb, const struct node *b, size_t i)
 	if (b->title)
 		dr_strbuf_addstr(sb, b->title);
 	else if (b->konst)
-		render(sb, b->konst);
+		render(sb, JS, b->konst);
 	else if (b->types)
 		add_types(sb, b);
 	else
 		dr_strbuf_addf(sb, "form %zu", i + 1);
 }
 
-static int enum_has(const json_t *e, const json_t *j)
+static int enum_has(const json_t *e, const dr_schema_ops *o, const void *j)
 {
 	size_t i;
 
 	for (i = 0; i < json_array_size(e); i++)
-		if (json_eq(json_array_get(e, i), j))
+		if (val_eq(JS, json_array_get(e, i), o, j))
 			return 1;
 	return 0;
 }
@@ -1424,7 +1600,7 @@ static int enum_has(const json_t *e, const json_t *j)
  * (a const or enum on the value or on one of its properties) rules it out,
  * 2 when a discriminator matches, 1 when nothing tells.
  */
-static int branch_score(const struct node *b, const json_t *j)
+static int branch_score(const struct node *b, const dr_schema_ops *o, const void *j)
 {
 	int score = 1;
 	size_t i;
@@ -1432,24 +1608,24 @@ static int branch_score(const struct node *b, const json_t *j)
 	b = deref(b);
 	if (b->boolean == 0)
 		return -1;
-	if (b->types && !(b->types & type_bits(j)))
+	if (b->types && !(b->types & type_bits(o, j)))
 		return -1;
 	if (b->konst)
-		return json_eq(b->konst, j) ? 2 : -1;
+		return val_eq(JS, b->konst, o, j) ? 2 : -1;
 	if (b->enum_)
-		return enum_has(b->enum_, j) ? 2 : -1;
-	if (!json_is_object(j))
+		return enum_has(b->enum_, o, j) ? 2 : -1;
+	if (o->type(j) != DR_SV_OBJECT)
 		return score;
 	for (i = 0; i < b->nprops; i++) {
 		const struct node *p = deref(b->props[i].n);
-		const json_t *val;
+		const void *val;
 
 		if (!p->konst && !p->enum_)
 			continue;
-		val = json_object_get(j, b->props[i].name);
+		val = o->object_get(j, b->props[i].name);
 		if (!val)
 			continue;
-		if (p->konst ? json_eq(p->konst, val) : enum_has(p->enum_, val))
+		if (p->konst ? val_eq(JS, p->konst, o, val) : enum_has(p->enum_, o, val))
 			score = 2;
 		else
 			return -1;
@@ -1458,7 +1634,7 @@ static int branch_score(const struct node *b, const json_t *j)
 }
 
 static int check_alternatives(struct vc *v, const struct node *n, struct node **br,
-			      size_t nbr, const json_t *j, const struct seg *seg, int one)
+			      size_t nbr, const void *j, const struct seg *seg, int one)
 {
 	const char *kw = one ? "oneOf" : "anyOf";
 	char *valid = dr_xcalloc(nbr, 1);
@@ -1496,7 +1672,7 @@ static int check_alternatives(struct vc *v, const struct node *n, struct node **
 			labels.buf);
 	} else {
 		for (i = 0; i < nbr; i++) {
-			int s = branch_score(br[i], j);
+			int s = branch_score(br[i], v->ops, j);
 
 			if (s == 2) {
 				nstrong++;
@@ -1593,38 +1769,38 @@ static const char *plural(long long n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
-static int validate_number(struct vc *v, const struct node *n, const json_t *j,
+static int validate_number(struct vc *v, const struct node *n, const void *j,
 			   const struct seg *seg)
 {
 	dr_strbuf sb = DR_STRBUF_INIT;
 	int ok = 1;
 
-	if (n->minimum && num_cmp(j, n->minimum) < 0) {
-		add_number(&sb, n->minimum);
+	if (n->minimum && num_cmp(v->ops, j, n->minimum) < 0) {
+		add_number(&sb, JS, n->minimum);
 		add_err(v, seg, n, "minimum", 0, "must be at least %s", sb.buf);
 		FAIL();
 	}
 	dr_strbuf_reset(&sb);
-	if (n->maximum && num_cmp(j, n->maximum) > 0) {
-		add_number(&sb, n->maximum);
+	if (n->maximum && num_cmp(v->ops, j, n->maximum) > 0) {
+		add_number(&sb, JS, n->maximum);
 		add_err(v, seg, n, "maximum", 0, "must be at most %s", sb.buf);
 		FAIL();
 	}
 	dr_strbuf_reset(&sb);
-	if (n->xminimum && num_cmp(j, n->xminimum) <= 0) {
-		add_number(&sb, n->xminimum);
+	if (n->xminimum && num_cmp(v->ops, j, n->xminimum) <= 0) {
+		add_number(&sb, JS, n->xminimum);
 		add_err(v, seg, n, "exclusiveMinimum", 0, "must be greater than %s", sb.buf);
 		FAIL();
 	}
 	dr_strbuf_reset(&sb);
-	if (n->xmaximum && num_cmp(j, n->xmaximum) >= 0) {
-		add_number(&sb, n->xmaximum);
+	if (n->xmaximum && num_cmp(v->ops, j, n->xmaximum) >= 0) {
+		add_number(&sb, JS, n->xmaximum);
 		add_err(v, seg, n, "exclusiveMaximum", 0, "must be less than %s", sb.buf);
 		FAIL();
 	}
 	dr_strbuf_reset(&sb);
-	if (n->multiple && !is_multiple(j, n->multiple)) {
-		add_number(&sb, n->multiple);
+	if (n->multiple && !is_multiple(v->ops, j, n->multiple)) {
+		add_number(&sb, JS, n->multiple);
 		add_err(v, seg, n, "multipleOf", 0, "must be a multiple of %s", sb.buf);
 		FAIL();
 	}
@@ -1634,15 +1810,16 @@ done:
 	return ok;
 }
 
-static int validate_string(struct vc *v, const struct node *n, const json_t *j,
+static int validate_string(struct vc *v, const struct node *n, const void *j,
 			   const struct seg *seg)
 {
-	const char *s = json_string_value(j);
+	size_t slen;
+	const char *s = v->ops->string(j, &slen);
 	dr_strbuf sb = DR_STRBUF_INIT;
 	int ok = 1;
 
 	if (n->min_len >= 0 || n->max_len >= 0) {
-		size_t len = utf8_len(s, json_string_length(j));
+		size_t len = utf8_len(s, slen);
 
 		if (n->min_len >= 0 && len < (size_t)n->min_len) {
 			add_err(v, seg, n, "minLength", 0, "must be at least %ld %s long",
@@ -1655,12 +1832,12 @@ static int validate_string(struct vc *v, const struct node *n, const json_t *j,
 			FAIL();
 		}
 	}
-	if (n->pattern && !re_match(n->pattern, s, json_string_length(j))) {
+	if (n->pattern && !re_match(n->pattern, s, slen)) {
 		add_err(v, seg, n, "pattern", 0, "does not match pattern \"%s\"", n->pattern_src);
 		FAIL();
 	}
 	if (n->format && !check_format(n, s)) {
-		render(&sb, j);
+		render(&sb, v->ops, j);
 		add_err(v, seg, n, "format", 0, "%s is not %s", sb.buf, format_what(n->format));
 		FAIL();
 	}
@@ -1670,10 +1847,10 @@ done:
 	return ok;
 }
 
-static int validate_array(struct vc *v, const struct node *n, const json_t *j,
+static int validate_array(struct vc *v, const struct node *n, const void *j,
 			  const struct seg *seg)
 {
-	size_t len = json_array_size(j), i, a, b;
+	size_t len = v->ops->size(j), i, a, b;
 	int ok = 1;
 
 	if (n->min_items >= 0 && len < (size_t)n->min_items) {
@@ -1686,7 +1863,7 @@ static int validate_array(struct vc *v, const struct node *n, const json_t *j,
 			plural(n->max_items, "item", "items"));
 		FAIL();
 	}
-	if (n->unique && find_duplicate(j, &a, &b)) {
+	if (n->unique && find_duplicate(v->ops, j, &a, &b)) {
 		add_err(v, seg, n, "uniqueItems", 0,
 			"items must be unique (items %zu and %zu are equal)", a, b);
 		FAIL();
@@ -1705,7 +1882,7 @@ static int validate_array(struct vc *v, const struct node *n, const json_t *j,
 			FAIL();
 			break;
 		}
-		if (!validate(v, in, json_array_get(j, i), &s))
+		if (!validate(v, in, v->ops->array_get(j, i), &s))
 			FAIL();
 	}
 	if (n->contains) {
@@ -1715,7 +1892,7 @@ static int validate_array(struct vc *v, const struct node *n, const json_t *j,
 		for (i = 0; i < len && !found; i++) {
 			struct seg s = { seg, NULL, i };
 
-			found = validate(v, n->contains, json_array_get(j, i), &s);
+			found = validate(v, n->contains, v->ops->array_get(j, i), &s);
 		}
 		v->quiet--;
 		if (!found) {
@@ -1752,14 +1929,16 @@ static void suggest(dr_strbuf *sb, const struct node *n, const char *key)
 static int validate_key_name(struct vc *v, const struct node *n, const char *key,
 			     const struct seg *s)
 {
-	json_t *ks = json_string(key);
+	struct kstr ks = { key, strlen(key) };
+	const dr_schema_ops *ops = v->ops;
 	size_t mark = v->n, k;
 	int ok;
 
-	if (!ks)
-		ks = json_stringn_nocheck(key, strlen(key));
+	/* A string never leads validation into children: only the key is
+	 * read through key_ops until the instance's accessor comes back. */
+	v->ops = &key_ops;
 	v->quiet++;
-	ok = validate(v, n->prop_names, ks, s);
+	ok = validate(v, n->prop_names, &ks, s);
 	v->quiet--;
 	if (!ok && !v->quiet) {
 		dr_strbuf sb = DR_STRBUF_INIT;
@@ -1768,7 +1947,7 @@ static int validate_key_name(struct vc *v, const struct node *n, const char *key
 		if (deref(n->prop_names)->boolean == 0) {
 			add_err(v, s, n, "propertyNames", 1, "unknown key \"%s\"", sb.buf);
 		} else {
-			validate(v, n->prop_names, ks, s);
+			validate(v, n->prop_names, &ks, s);
 			for (k = mark; k < v->n; k++) {
 				dr_strbuf m = DR_STRBUF_INIT;
 
@@ -1781,11 +1960,11 @@ static int validate_key_name(struct vc *v, const struct node *n, const char *key
 		}
 		dr_strbuf_release(&sb);
 	}
-	json_decref(ks);
+	v->ops = ops;
 	return ok;
 }
 
-static int check_required(struct vc *v, const struct node *n, const json_t *j,
+static int check_required(struct vc *v, const struct node *n, const void *j,
 			  const struct seg *seg)
 {
 	dr_strbuf sb = DR_STRBUF_INIT;
@@ -1793,7 +1972,7 @@ static int check_required(struct vc *v, const struct node *n, const json_t *j,
 	int ok = 1;
 
 	for (i = 0; i < n->nrequired; i++) {
-		if (json_object_get(j, n->required[i]))
+		if (v->ops->object_get(j, n->required[i]))
 			continue;
 		dr_strbuf_reset(&sb);
 		dr_strbuf_add_json_escaped(&sb, n->required[i]);
@@ -1821,11 +2000,13 @@ static void rotate_errs(struct vc *v, size_t mark, size_t from)
 	free(tmp);
 }
 
-static int validate_object(struct vc *v, const struct node *n, const json_t *j,
+static int validate_object(struct vc *v, const struct node *n, const void *j,
 			   const struct seg *seg)
 {
-	size_t size = json_object_size(j), i, mark, nreq = 0;
+	size_t size = v->ops->size(j), i, mark, nreq = 0, klen;
 	void *it;
+	const char *key;
+	const void *val;
 	dr_strbuf sb = DR_STRBUF_INIT;
 	int ok = 1;
 
@@ -1848,7 +2029,7 @@ static int validate_object(struct vc *v, const struct node *n, const json_t *j,
 		const struct dep *d = &n->deps[i];
 		size_t r;
 
-		if (!json_object_get(j, d->name))
+		if (!v->ops->object_get(j, d->name))
 			continue;
 		if (d->n) {
 			if (!validate(v, d->n, j, seg))
@@ -1856,7 +2037,7 @@ static int validate_object(struct vc *v, const struct node *n, const json_t *j,
 			continue;
 		}
 		for (r = 0; r < d->nreq; r++) {
-			if (json_object_get(j, d->req[r]))
+			if (v->ops->object_get(j, d->req[r]))
 				continue;
 			dr_strbuf_reset(&sb);
 			dr_strbuf_add_json_escaped(&sb, d->req[r]);
@@ -1868,11 +2049,7 @@ static int validate_object(struct vc *v, const struct node *n, const json_t *j,
 	}
 	if (!n->nprops && !n->npprops && !n->addl_props && !n->prop_names)
 		goto done; /* required_declared implies nprops */
-	for (it = json_object_iter((json_t *)j); it;
-	     it = json_object_iter_next((json_t *)j, it)) {
-		const char *key = json_object_iter_key(it);
-		size_t klen = json_object_iter_key_len(it);
-		const json_t *val = json_object_iter_value(it);
+	for (it = NULL; (it = v->ops->object_next(j, it, &key, &klen, &val));) {
 		struct seg s = { seg, key, 0 };
 		int matched = 0;
 
@@ -1929,7 +2106,7 @@ done:
 	return ok;
 }
 
-static int validate_node(struct vc *v, const struct node *n, const json_t *j,
+static int validate_node(struct vc *v, const struct node *n, const void *j,
 			 const struct seg *seg)
 {
 	dr_strbuf sb = DR_STRBUF_INIT;
@@ -1943,21 +2120,21 @@ static int validate_node(struct vc *v, const struct node *n, const json_t *j,
 		add_err(v, seg, n, "false", 0, "no value is allowed here");
 		return 0;
 	}
-	tb = type_bits(j);
+	tb = type_bits(v->ops, j);
 	if (n->types && !(n->types & tb)) {
 		dr_strbuf_addstr(&sb, "expected ");
 		add_types(&sb, n);
-		dr_strbuf_addf(&sb, ", got %s", type_name(j));
-		if (!json_is_object(j) && !json_is_array(j) && !json_is_null(j)) {
+		dr_strbuf_addf(&sb, ", got %s", type_name(v->ops, j));
+		if (!(tb & (T_OBJ | T_ARR | T_NULL))) {
 			dr_strbuf_addch(&sb, ' ');
-			render(&sb, j);
+			render(&sb, v->ops, j);
 		}
 		add_err(v, seg, n, "type", 0, "%s", sb.buf);
 		/* Other keywords would only repeat the same complaint. */
 		ok = 0;
 		goto done;
 	}
-	if (n->enum_ && !enum_has(n->enum_, j)) {
+	if (n->enum_ && !enum_has(n->enum_, v->ops, j)) {
 		dr_strbuf vals = DR_STRBUF_INIT;
 
 		for (i = 0; i < json_array_size(n->enum_); i++) {
@@ -1968,26 +2145,26 @@ static int validate_node(struct vc *v, const struct node *n, const json_t *j,
 			if (json_is_string(e))
 				dr_strbuf_add_json_escaped(&vals, json_string_value(e));
 			else
-				render(&vals, e);
+				render(&vals, JS, e);
 		}
-		render(&sb, j);
+		render(&sb, v->ops, j);
 		add_err(v, seg, n, "enum", 0, "%s is not one of: %s", sb.buf, vals.buf);
 		dr_strbuf_release(&vals);
 		FAIL();
 	}
-	if (n->konst && !json_eq(n->konst, j)) {
+	if (n->konst && !val_eq(JS, n->konst, v->ops, j)) {
 		dr_strbuf_reset(&sb);
-		render(&sb, n->konst);
+		render(&sb, JS, n->konst);
 		add_err(v, seg, n, "const", 0, "must be %s", sb.buf);
 		FAIL();
 	}
 	if ((tb & T_NUM) && !validate_number(v, n, j, seg))
 		FAIL();
-	else if (json_is_string(j) && !validate_string(v, n, j, seg))
+	else if ((tb & T_STR) && !validate_string(v, n, j, seg))
 		FAIL();
-	else if (json_is_array(j) && !validate_array(v, n, j, seg))
+	else if ((tb & T_ARR) && !validate_array(v, n, j, seg))
 		FAIL();
-	else if (json_is_object(j) && !validate_object(v, n, j, seg))
+	else if ((tb & T_OBJ) && !validate_object(v, n, j, seg))
 		FAIL();
 	for (i = 0; i < n->nall_of; i++)
 		if (!validate(v, n->all_of[i], j, seg))
@@ -2029,7 +2206,7 @@ done:
 	return ok;
 }
 
-static int validate(struct vc *v, const struct node *n, const json_t *j,
+static int validate(struct vc *v, const struct node *n, const void *j,
 		    const struct seg *seg)
 {
 	const struct node *t = deref(n);
@@ -2059,16 +2236,18 @@ static int validate(struct vc *v, const struct node *n, const json_t *j,
 	return ok;
 }
 
-int dr_schema_validate_opts(const dr_schema *s, const json_t *instance,
-			    const dr_schema_options *opts, dr_schema_error_fn fn, void *ctx)
+int dr_schema_validate_any(const dr_schema *s, const dr_schema_ops *ops,
+			   const void *instance, const dr_schema_options *opts,
+			   dr_schema_error_fn fn, void *ctx)
 {
 	struct vc v;
 	size_t i;
 	int ok;
 
-	if (!s || !instance)
+	if (!s || !ops || !instance)
 		return DR_EINVAL;
 	memset(&v, 0, sizeof(v));
+	v.ops = ops;
 	v.max = opts && opts->max_errors ? opts->max_errors : 100;
 	v.per_loc = opts && opts->max_per_location ? opts->max_per_location : 10;
 	if (v.max > INT32_MAX)
@@ -2090,6 +2269,12 @@ int dr_schema_validate_opts(const dr_schema *s, const json_t *instance,
 	truncate_errs(&v, 0);
 	free(v.errs);
 	return (int)i;
+}
+
+int dr_schema_validate_opts(const dr_schema *s, const json_t *instance,
+			    const dr_schema_options *opts, dr_schema_error_fn fn, void *ctx)
+{
+	return dr_schema_validate_any(s, JS, instance, opts, fn, ctx);
 }
 
 int dr_schema_validate(const dr_schema *s, const json_t *instance,

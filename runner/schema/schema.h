@@ -4,6 +4,9 @@
  * A schema is compiled once into an immutable tree (references resolved,
  * regular expressions compiled, property names hashed) and then used to
  * validate any number of instances, possibly from several threads.
+ * Instances are read through an accessor (dr_schema_ops), so any tree can be
+ * validated without converting it: jansson values (dr_schema_json_ops, the
+ * default) or the YAML tree (dr_ynode_schema_ops, plan/ynode-schema.h).
  *
  * Supported: every draft-07 validation keyword except the optional
  * content* keywords; "$ref" to "definitions", JSON pointers (with ~0, ~1
@@ -80,5 +83,51 @@ int dr_schema_validate_opts(const dr_schema *s, const json_t *instance,
 			    dr_schema_error_fn fn, void *ctx);
 
 void dr_schema_free(dr_schema *s);
+
+/* The JSON type of an instance value, as the validator sees it. */
+typedef enum dr_schema_vtype {
+	DR_SV_NULL,
+	DR_SV_BOOL,
+	DR_SV_INT,  /* an integer (a real with no fraction is DR_SV_REAL) */
+	DR_SV_REAL, /* finite */
+	DR_SV_STRING,
+	DR_SV_ARRAY,
+	DR_SV_OBJECT,
+} dr_schema_vtype;
+
+/*
+ * Read-only access to an instance tree whose values are opaque pointers.
+ * Each function is only called on a value of the type it reads. An object
+ * has no duplicate keys; its entries are visited in a stable order (the
+ * order of errors follows it), keys may not contain NUL. Strings are valid
+ * UTF-8 (not necessarily NUL-free for jansson; the validator uses len).
+ */
+typedef struct dr_schema_ops {
+	dr_schema_vtype (*type)(const void *v);
+	size_t (*size)(const void *v); /* array items or object entries */
+	const void *(*array_get)(const void *v, size_t i);
+	/* The value for key, or NULL. */
+	const void *(*object_get)(const void *v, const char *key);
+	/* it is NULL to start; returns the next position (NULL at the end)
+	 * and sets *key (NUL-terminated), *klen and *val. */
+	void *(*object_next)(const void *v, void *it, const char **key,
+			     size_t *klen, const void **val);
+	const char *(*string)(const void *v, size_t *len); /* NUL-terminated */
+	long long (*integer)(const void *v);
+	double (*real)(const void *v);
+	int (*boolean)(const void *v);
+} dr_schema_ops;
+
+/* The accessor for jansson values (what dr_schema_validate() uses). */
+extern const dr_schema_ops dr_schema_json_ops;
+
+/*
+ * Validate an instance read through ops; otherwise as
+ * dr_schema_validate_opts(). Errors do not depend on the accessor: a tree
+ * and its jansson copy give the same errors in the same order.
+ */
+int dr_schema_validate_any(const dr_schema *s, const dr_schema_ops *ops,
+			   const void *instance, const dr_schema_options *opts,
+			   dr_schema_error_fn fn, void *ctx);
 
 #endif
