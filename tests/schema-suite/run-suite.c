@@ -9,8 +9,16 @@
  * resource registry; the draft-07 meta-schema comes from METASCHEMA.
  * Every case of the files in tests/draft7 must pass; a few optional files
  * (the formats drplan asserts, ECMA regex) are run for information only.
+ *
+ * Every case is also read back as YAML (dr_yaml_load of the JSON text) and
+ * validated through the dr_ynode accessor: the errors (paths, keywords,
+ * messages, at_key) must equal those of the jansson value, in order.
  */
+#include "core/arena.h"
+#include "core/diag.h"
 #include "core/error.h"
+#include "core/strbuf.h"
+#include "plan/ynode-schema.h"
 #include "schema/schema.h"
 
 #include <dirent.h>
@@ -130,6 +138,42 @@ static void print_error(void *ctx, const dr_schema_error *e)
 	fprintf(stderr, "      %s [%s] %s\n", e->instance_path, e->schema_path, e->message);
 }
 
+static int ynode_compared, ynode_skipped;
+
+static void collect(void *ctx, const dr_schema_error *e)
+{
+	dr_strbuf_addf(ctx, "%s|%s|%s|%s|%d\n", e->instance_path, e->schema_path,
+		       e->keyword, e->message, e->at_key);
+}
+
+/* 1 when the YAML tree of data validates exactly like data; -1: not YAML. */
+static int same_through_ynode(const dr_schema *schema, const json_t *data)
+{
+	dr_strbuf a = DR_STRBUF_INIT, b = DR_STRBUF_INIT;
+	char *text = json_dumps(data, JSON_ENCODE_ANY);
+	dr_arena *ar = dr_arena_new();
+	dr_diags *d = dr_diags_new();
+	dr_ynode *root = NULL;
+	int ok = -1;
+
+	if (text && !dr_yaml_load(ar, "data", text, strlen(text), d, &root) && root &&
+	    !dr_diags_count(d, DR_SEV_WARNING) && !dr_diags_count(d, DR_SEV_ERROR)) {
+		int na = dr_schema_validate(schema, data, collect, &a);
+		int nb = dr_schema_validate_ynode(schema, root, NULL, collect, &b);
+
+		ok = na == nb && !strcmp(a.buf ? a.buf : "", b.buf ? b.buf : "");
+		if (!ok)
+			printf("    jansson (%d):\n%s    ynode (%d) of %s:\n%s", na,
+			       a.buf ? a.buf : "", nb, text, b.buf ? b.buf : "");
+	}
+	free(text);
+	dr_strbuf_release(&a);
+	dr_strbuf_release(&b);
+	dr_diags_free(d);
+	dr_arena_free(ar);
+	return ok;
+}
+
 static int run_file(const char *path, const char *name, int *passed, int *failed,
 		    int *skipped)
 {
@@ -171,6 +215,18 @@ static int run_file(const char *path, const char *name, int *passed, int *failed
 				continue;
 			}
 			got = dr_schema_validate(schema, json_object_get(t, "data"), NULL, NULL);
+			switch (same_through_ynode(schema, json_object_get(t, "data"))) {
+			case -1:
+				ynode_skipped++;
+				break;
+			case 0:
+				printf("  FAIL %s: %s / %s: the YAML tree validates "
+				       "differently\n", name, gdesc, tdesc);
+				f++;
+				continue;
+			default:
+				ynode_compared++;
+			}
 			if ((got == 0) == want) {
 				p++;
 				continue;
@@ -246,6 +302,8 @@ int main(int argc, char **argv)
 	printf("optional (informational): %d passed, %d failed\n", ip, ifl);
 	if (skipped)
 		printf("%d skipped\n", skipped);
+	printf("through dr_ynode: %d cases compared, %d not loadable as YAML\n",
+	       ynode_compared, ynode_skipped);
 	printf("%d passed, %d failed\n", passed, failed);
 	for (i = 0; i < nres; i++) {
 		free((char *)res[i].uri);
