@@ -871,13 +871,16 @@ static void resolve_tagged(struct loader *L, dr_ynode *n, const char *tag,
 			goto range;
 		ok = r > 0;
 	} else if (!strcmp(t, "float")) {
+		long long iv = 0;
+
 		n->type = DR_YSCALAR_FLOAT;
-		r = int_text(n->str, n->len, &n->integer);
+		/* integer and real share storage: read the integer first. */
+		r = int_text(n->str, n->len, &iv);
 		if (r != 0)
 			n->real = strtod(n->str, NULL);
 		ok = r != 0 || float_text(n->str, n->len, &n->real);
 		if (r > 0 && (n->str[1] == 'x' || n->str[1] == 'o'))
-			n->real = (double)n->integer;
+			n->real = (double)iv;
 	} else {
 		lerr(L, DR_SEV_WARNING, "YAML-TAG", n->line, n->col,
 		     "tag %s is not supported and is ignored; remove it",
@@ -904,14 +907,20 @@ range:
 	n->type = DR_YSCALAR_STRING;
 }
 
-static void scalar(struct loader *L, const yaml_event_t *ev)
+static int scalar(struct loader *L, const yaml_event_t *ev)
 {
 	const char *tag = (const char *)ev->data.scalar.tag;
 	const char *anchor = (const char *)ev->data.scalar.anchor;
 	int plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 	dr_ynode *n = new_node(L, DR_YNODE_SCALAR, &ev->start_mark);
 
-	n->len = ev->data.scalar.length;
+	if (ev->data.scalar.length > DR_YAML_MAX_SCALAR) {
+		lerr(L, DR_SEV_ERROR, "YAML-SIZE", n->line, n->col,
+		     "this value is longer than %u bytes; shorten it",
+		     DR_YAML_MAX_SCALAR);
+		return -1;
+	}
+	n->len = (uint32_t)ev->data.scalar.length;
 	n->str = dr_arena_strndup(L->a, (const char *)ev->data.scalar.value,
 				  n->len);
 	if (memchr(n->str, '\0', n->len)) {
@@ -936,6 +945,7 @@ static void scalar(struct loader *L, const yaml_event_t *ev)
 				 n->str[1] == '<'
 			 ? ADD_MERGE
 			 : 0);
+	return 0;
 }
 
 static int alias(struct loader *L, const yaml_event_t *ev)
@@ -1128,8 +1138,7 @@ static int handle(struct loader *L, const yaml_event_t *ev)
 		}
 		return 0;
 	case YAML_SCALAR_EVENT:
-		scalar(L, ev);
-		return 0;
+		return scalar(L, ev);
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT:
 		return start_collection(L, ev);
@@ -1312,7 +1321,7 @@ char *dr_ynode_path(dr_arena *a, const dr_ynode *n)
 					dr_strbuf_addch(&sb, *k);
 			}
 		} else {
-			dr_strbuf_addf(&sb, "%zu", c->index);
+			dr_strbuf_addf(&sb, "%zu", (size_t)c->index);
 		}
 	}
 	if (!a)

@@ -47,6 +47,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum dr_ynode_kind {
 	DR_YNODE_SCALAR,
@@ -69,18 +70,20 @@ struct dr_ynode {
 	dr_yscalar_type type; /* scalars only */
 	int line;             /* 1-based */
 	int col;              /* 1-based, in bytes */
+	uint32_t index;       /* index in the parent sequence or mapping */
+	uint32_t len;         /* scalars: bytes of str, without the NUL */
 	const char *file;     /* as given to dr_yaml_load(), arena copy */
 	const dr_ynode *parent;
 	const char *key;      /* key in the parent mapping, or NULL */
-	size_t index;         /* index in the parent sequence or mapping */
 
-	/* Scalars: the text, NUL-terminated (len excludes the NUL). */
+	/* Scalars: the text, NUL-terminated. */
 	const char *str;
-	size_t len;
-	/* Typed value of a scalar, valid for its type. */
-	int boolean;
-	long long integer;
-	double real;
+	/* Typed value of a scalar: only the member of its type is valid. */
+	union {
+		int boolean;
+		long long integer;
+		double real;
+	};
 
 	/* Sequences and mappings: n children; maps also have key nodes. */
 	size_t n;
@@ -88,9 +91,13 @@ struct dr_ynode {
 	dr_ynode **keys; /* maps only: scalar key nodes, parallel to items */
 };
 
-/* Limits that keep hostile input from exhausting memory. */
+/*
+ * Limits that keep hostile input from exhausting memory. They also keep
+ * index (< nodes) and len (one scalar, YAML-SIZE beyond) within 32 bits.
+ */
 #define DR_YAML_MAX_DEPTH 256
 #define DR_YAML_MAX_NODES (20u * 1000u * 1000u)
+#define DR_YAML_MAX_SCALAR (256u * 1024u * 1024u)
 
 /*
  * Parse text (len bytes, need not be NUL-terminated) as one YAML document.
