@@ -61,9 +61,11 @@ static void *yn_object_next(const void *p, void *it, const char **key, size_t *k
 
 	if (i >= n->n)
 		return NULL;
-	*key = n->keys[i]->str;
-	*klen = n->keys[i]->len;
+	/* The value's key is the key node's (interned) text: reading it
+	 * spares a visit to the key node. */
 	*val = n->items[i];
+	*key = n->items[i]->key;
+	*klen = strlen(*key);
 	return (void *)(uintptr_t)(i + 1);
 }
 

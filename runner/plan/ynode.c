@@ -39,6 +39,13 @@ struct anchor {
 	int complete;     /* 0 while the anchored collection is being built */
 };
 
+/* Interned mapping keys: a plan repeats a few dozen keys many times. */
+struct istr {
+	const char *s; /* arena copy; NULL: empty slot */
+	size_t len;
+	uint64_t hash;
+};
+
 /* Open-addressing set of key nodes, reused for every mapping. */
 struct keyset {
 	dr_ynode **slot;
@@ -70,6 +77,8 @@ struct loader {
 	size_t nanchors, anchorcap;
 
 	struct keyset ks;
+	struct istr *keystr;
+	size_t nkeystr, keystrcap; /* keystrcap: power of two */
 	dr_ynode **ok, **ov; /* scratch for mapping entries */
 	size_t oalloc;
 
@@ -527,6 +536,53 @@ static dr_ynode *keyset_add(struct keyset *ks, dr_ynode *k)
 	}
 }
 
+/*
+ * One arena copy per distinct key text: saves the memory of the repeats and
+ * keeps the key strings that validation and the model read hot in cache.
+ */
+static const char *intern_key(struct loader *L, const char *s, size_t len)
+{
+	uint64_t h = hash_bytes(s, len);
+	size_t i, mask;
+
+	if ((L->nkeystr + 1) * 2 > L->keystrcap) {
+		struct istr *old = L->keystr;
+		size_t oldcap = L->keystrcap, k;
+
+		L->keystrcap = oldcap ? oldcap * 2 : 256;
+		L->keystr = dr_xcalloc(L->keystrcap, sizeof(*L->keystr));
+		mask = L->keystrcap - 1;
+		for (k = 0; k < oldcap; k++) {
+			if (!old[k].s)
+				continue;
+			for (i = old[k].hash & mask; L->keystr[i].s; i = (i + 1) & mask)
+				;
+			L->keystr[i] = old[k];
+		}
+		free(old);
+	}
+	mask = L->keystrcap - 1;
+	for (i = h & mask; L->keystr[i].s; i = (i + 1) & mask) {
+		const struct istr *e = &L->keystr[i];
+
+		if (e->hash == h && e->len == len && !memcmp(e->s, s, len))
+			return e->s;
+	}
+	L->keystr[i].s = dr_arena_strndup(L->a, s, len);
+	L->keystr[i].len = len;
+	L->keystr[i].hash = h;
+	L->nkeystr++;
+	return L->keystr[i].s;
+}
+
+/* Whether the next node is a key of the mapping being built. */
+static int at_key(const struct loader *L)
+{
+	const struct frame *f = L->nframes ? &L->frames[L->nframes - 1] : NULL;
+
+	return f && f->node->kind == DR_YNODE_MAP && (L->nkids - f->base) % 2 == 0;
+}
+
 static dr_ynode *copy_tree(struct loader *L, const dr_ynode *src, size_t depth)
 {
 	dr_ynode *n;
@@ -921,8 +977,11 @@ static int scalar(struct loader *L, const yaml_event_t *ev)
 		return -1;
 	}
 	n->len = (uint32_t)ev->data.scalar.length;
-	n->str = dr_arena_strndup(L->a, (const char *)ev->data.scalar.value,
-				  n->len);
+	if (at_key(L))
+		n->str = intern_key(L, (const char *)ev->data.scalar.value, n->len);
+	else
+		n->str = dr_arena_strndup(L->a, (const char *)ev->data.scalar.value,
+					  n->len);
 	if (memchr(n->str, '\0', n->len)) {
 		lerr(L, DR_SEV_ERROR, "YAML-ENCODING", n->line, n->col,
 		     "this string contains a NUL character (\\0); remove it");
@@ -1198,6 +1257,7 @@ int dr_yaml_load(dr_arena *a, const char *file, const char *text, size_t len,
 	free(L.kids);
 	free(L.anchors);
 	free(L.ks.slot);
+	free(L.keystr);
 	free(L.ok);
 	free(L.ov);
 	if (done && !L.root) {
