@@ -20,6 +20,7 @@ struct block {
 
 struct dr_arena {
 	struct block *head;
+	struct block *strs; /* byte-aligned strings: blocks of their own */
 	size_t used;
 	size_t reserved;
 };
@@ -39,18 +40,29 @@ void dr_arena_free(dr_arena *a)
 		next = b->next;
 		free(b);
 	}
+	for (b = a->strs; b; b = next) {
+		next = b->next;
+		free(b);
+	}
 	free(a);
 }
 
-void *dr_arena_alloc(dr_arena *a, size_t n)
+/*
+ * Take n bytes aligned to align (1 or ARENA_ALIGN). Strings (align 1) are
+ * packed in blocks of their own: a plan has hundreds of thousands of short
+ * ones, and rounding each to 16 bytes between nodes would cost megabytes.
+ */
+static void *take(dr_arena *a, size_t n, size_t align)
 {
-	struct block *b = a->head;
-	size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	struct block **head = align == 1 ? &a->strs : &a->head;
+	struct block *b = *head;
+	size_t off = b ? (b->used + align - 1) & ~(align - 1) : 0;
+	size_t need = align == 1 ? n : (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 	void *p;
 
 	if (!need)
-		need = ARENA_ALIGN;
-	if (!b || b->size - b->used < need) {
+		need = align;
+	if (!b || off > b->size || b->size - off < need) {
 		size_t size = need > ARENA_BLOCK / 4 ? need : ARENA_BLOCK;
 
 		if (size == need && b) {
@@ -69,14 +81,20 @@ void *dr_arena_alloc(dr_arena *a, size_t n)
 		b = dr_xmalloc(sizeof(*b) + size);
 		b->size = size;
 		b->used = 0;
-		b->next = a->head;
-		a->head = b;
+		b->next = *head;
+		*head = b;
 		a->reserved += size;
+		off = 0;
 	}
-	p = b->data + b->used;
-	b->used += need;
-	a->used += need;
+	p = b->data + off;
+	a->used += off + need - b->used;
+	b->used = off + need;
 	return p;
+}
+
+void *dr_arena_alloc(dr_arena *a, size_t n)
+{
+	return take(a, n, ARENA_ALIGN);
 }
 
 void *dr_arena_zalloc(dr_arena *a, size_t n)
@@ -89,7 +107,7 @@ void *dr_arena_zalloc(dr_arena *a, size_t n)
 
 char *dr_arena_strndup(dr_arena *a, const char *s, size_t n)
 {
-	char *p = dr_arena_alloc(a, n + 1);
+	char *p = take(a, n + 1, 1);
 
 	memcpy(p, s, n);
 	p[n] = '\0';
@@ -112,7 +130,7 @@ char *dr_arena_printf(dr_arena *a, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		n = 0;
-	p = dr_arena_alloc(a, (size_t)n + 1);
+	p = take(a, (size_t)n + 1, 1);
 	va_start(ap, fmt);
 	vsnprintf(p, (size_t)n + 1, fmt, ap);
 	va_end(ap);

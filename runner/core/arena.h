@@ -3,7 +3,8 @@
  *
  * Everything the loader, the model and the compiler build for a plan is
  * allocated here and released at once by dr_arena_free(); nothing allocated
- * from an arena is freed individually. Allocations are 16-byte aligned.
+ * from an arena is freed individually. Allocations are 16-byte aligned;
+ * strings from dr_arena_strdup/strndup/printf are not aligned.
  */
 #ifndef DR_ARENA_H
 #define DR_ARENA_H
