@@ -35,7 +35,11 @@ static size_t yn_size(const void *p)
 
 static const void *yn_array_get(const void *p, size_t i)
 {
-	return ((const dr_ynode *)p)->items[i];
+	const dr_ynode *n = p;
+
+	if (i + 1 < n->n)
+		__builtin_prefetch(n->items[i + 1]);
+	return n->items[i];
 }
 
 static const void *yn_object_get(const void *p, const char *key)
@@ -63,6 +67,10 @@ static void *yn_object_next(const void *p, void *it, const char **key, size_t *k
 		return NULL;
 	/* The value's key is the key node's (interned) text: reading it
 	 * spares a visit to the key node. */
+	/* A tree of a big plan does not fit in cache: ask for the next
+	 * value while this one is validated. */
+	if (i + 1 < n->n)
+		__builtin_prefetch(n->items[i + 1]);
 	*val = n->items[i];
 	*key = n->items[i]->key;
 	*klen = strlen(*key);
