@@ -519,21 +519,41 @@ static void keyset_reset(struct keyset *ks, size_t n)
 	}
 }
 
-/* The key node equal to k, or NULL after adding k. */
+/*
+ * The key node equal to k, or NULL after adding k. Every key's text is
+ * interned (intern_key), so equal keys share their str pointer.
+ */
 static dr_ynode *keyset_add(struct keyset *ks, dr_ynode *k)
 {
 	size_t mask = ks->cap - 1, i;
+	uint64_t h = (uint64_t)(uintptr_t)k->str * 0x9E3779B97F4A7C15ull;
 
-	for (i = hash_bytes(k->str, k->len) & mask;; i = (i + 1) & mask) {
+	for (i = (size_t)(h >> 32) & mask;; i = (i + 1) & mask) {
 		dr_ynode *o = ks->slot[i];
 
 		if (!o) {
 			ks->slot[i] = k;
 			return NULL;
 		}
-		if (o->len == k->len && !memcmp(o->str, k->str, k->len))
+		if (o->str == k->str)
 			return o;
 	}
+}
+
+/* A word-at-a-time hash for key texts (FNV-1a goes a byte at a time). */
+static uint64_t hash_key(const char *s, size_t n)
+{
+	uint64_t h = 0x9E3779B97F4A7C15ull ^ n, w;
+
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 29);
 }
 
 /*
@@ -542,7 +562,7 @@ static dr_ynode *keyset_add(struct keyset *ks, dr_ynode *k)
  */
 static const char *intern_key(struct loader *L, const char *s, size_t len)
 {
-	uint64_t h = hash_bytes(s, len);
+	uint64_t h = hash_key(s, len);
 	size_t i, mask;
 
 	if ((L->nkeystr + 1) * 2 > L->keystrcap) {
@@ -637,6 +657,7 @@ static void push_kid(struct loader *L, dr_ynode *n)
 enum {
 	ADD_MERGE = 1,       /* a plain "<<": a merge key in key position */
 	ADD_PLACEHOLDER = 2, /* stands in for a bad alias, already reported */
+	ADD_INTERNED = 4,    /* its text is interned already */
 };
 
 static void add_node(struct loader *L, dr_ynode *n, int flags)
@@ -659,8 +680,13 @@ static void add_node(struct loader *L, dr_ynode *n, int flags)
 			n = NULL;
 		} else if (memchr(n->str, '\0', n->len)) {
 			n = NULL; /* reported when the scalar was read */
-		} else if (flags & ADD_MERGE) {
-			if (!f->merge_key) {
+		} else {
+			/* An alias copy used as a key: its text was a value's. */
+			if (!(flags & ADD_INTERNED))
+				n->str = intern_key(L, n->str, n->len);
+			if (!(flags & ADD_MERGE)) {
+				/* an ordinary key */
+			} else if (!f->merge_key) {
 				f->merge_key = n;
 			} else {
 				lerr(L, DR_SEV_ERROR, "YAML-DUPLICATE-KEY",
@@ -968,6 +994,7 @@ static int scalar(struct loader *L, const yaml_event_t *ev)
 	const char *tag = (const char *)ev->data.scalar.tag;
 	const char *anchor = (const char *)ev->data.scalar.anchor;
 	int plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	int key = at_key(L);
 	dr_ynode *n = new_node(L, DR_YNODE_SCALAR, &ev->start_mark);
 
 	if (ev->data.scalar.length > DR_YAML_MAX_SCALAR) {
@@ -977,7 +1004,7 @@ static int scalar(struct loader *L, const yaml_event_t *ev)
 		return -1;
 	}
 	n->len = (uint32_t)ev->data.scalar.length;
-	if (at_key(L))
+	if (key)
 		n->str = intern_key(L, (const char *)ev->data.scalar.value, n->len);
 	else
 		n->str = dr_arena_strndup(L->a, (const char *)ev->data.scalar.value,
@@ -1000,10 +1027,10 @@ static int scalar(struct loader *L, const yaml_event_t *ev)
 	if (anchor)
 		anchor_set(L, anchor, n, 1);
 	add_node(L, n,
-		 plain && !tag && n->len == 2 && n->str[0] == '<' &&
-				 n->str[1] == '<'
-			 ? ADD_MERGE
-			 : 0);
+		 (plain && !tag && n->len == 2 && n->str[0] == '<' &&
+				  n->str[1] == '<'
+			  ? ADD_MERGE
+			  : 0) | (key ? ADD_INTERNED : 0));
 	return 0;
 }
 
@@ -1169,7 +1196,19 @@ static int precheck(struct loader *L)
 	if (L->len >= 3 && t[0] == 0xEF && t[1] == 0xBB && t[2] == 0xBF)
 		L->bom = 3;
 	L->ascii = 1;
-	for (i = L->bom; i < L->len; i++) {
+	i = L->bom;
+	if (!memchr(t + i, '\r', L->len - i)) {
+		/* No CR at all (the usual case): only look for high bits,
+		 * a word at a time. */
+		for (; i + 8 <= L->len; i += 8) {
+			uint64_t w;
+
+			memcpy(&w, t + i, 8);
+			if (w & 0x8080808080808080ull)
+				break;
+		}
+	}
+	for (; i < L->len; i++) {
 		if ((t[i] & 0x80) ||
 		    (t[i] == '\r' && (i + 1 == L->len || t[i + 1] != '\n'))) {
 			L->ascii = 0;
