@@ -37,8 +37,8 @@ static const void *yn_array_get(const void *p, size_t i)
 {
 	const dr_ynode *n = p;
 
-	if (i + 1 < n->n)
-		__builtin_prefetch(n->items[i + 1]);
+	if (i + 6 < n->n)
+		__builtin_prefetch(n->items[i + 6]);
 	return n->items[i];
 }
 
@@ -67,10 +67,10 @@ static void *yn_object_next(const void *p, void *it, const char **key, size_t *k
 		return NULL;
 	/* The value's key is the key node's (interned) text: reading it
 	 * spares a visit to the key node. */
-	/* A tree of a big plan does not fit in cache: ask for the next
-	 * value while this one is validated. */
-	if (i + 1 < n->n)
-		__builtin_prefetch(n->items[i + 1]);
+	/* A tree of a big plan does not fit in cache: ask for a value a few
+	 * entries ahead while this one is validated (6 measured best). */
+	if (i + 6 < n->n)
+		__builtin_prefetch(n->items[i + 6]);
 	*val = n->items[i];
 	*key = n->items[i]->key;
 	*klen = strlen(*key);
