@@ -214,6 +214,9 @@ TEST(typing_table)
 		{ "!!str", DR_YSCALAR_STRING, "\"\"" },
 		{ "!!int \"12\"", DR_YSCALAR_INT, "12" },
 		{ "!!float 3", DR_YSCALAR_FLOAT, "3.0" },
+		{ "!!float 0x10", DR_YSCALAR_FLOAT, "16.0" },
+		{ "!!float 0o17", DR_YSCALAR_FLOAT, "15.0" },
+		{ "!!float -7", DR_YSCALAR_FLOAT, "-7.0" },
 		{ "!!bool \"True\"", DR_YSCALAR_BOOL, "true" },
 		{ "!!null ''", DR_YSCALAR_NULL, "null" },
 		{ "! 12", DR_YSCALAR_STRING, "\"12\"" },
@@ -314,6 +317,26 @@ TEST(duplicate_keys)
 	/* The first one stays. */
 	CHECK_STR(json(r), "{\"name\":\"a\",\"x\":1,\"m\":{\"k\":1}}");
 	CHECK_INT(dr_ynode_get(r, "m")->index, 2);
+}
+
+/* Key texts are interned: an alias used as a key still finds its twin,
+ * and equal keys of different maps share their text. */
+TEST(duplicate_keys_interned)
+{
+	const dr_ynode *r = load("a: &k name\n"
+				 "m:\n"
+				 "  name: 1\n"
+				 "  *k : 2\n"
+				 "n: {name: 3, x: 1.0}\n");
+
+	CHECK_INT(rc, DR_EINVAL);
+	CHECK_INT(dr_diags_len(diags), 1);
+	CHECK_STR(diag(0), "4:3: error: duplicate key \"name\" (first defined "
+			   "at line 3); remove one of them [YAML-DUPLICATE-KEY]");
+	CHECK(dr_ynode_key(dr_ynode_get(r, "m"), "name")->str ==
+	      dr_ynode_key(dr_ynode_get(r, "n"), "name")->str);
+	CHECK_INT(dr_ynode_get(dr_ynode_get(r, "n"), "x")->real == 1.0, 1);
+	CHECK(sizeof(dr_ynode) <= 88); /* 64-bit; the tree of a big plan is mostly nodes */
 }
 
 TEST(duplicate_keys_large_map)
@@ -717,6 +740,7 @@ int main(void)
 	RUN(pointers);
 	RUN(type_names_and_diag_at);
 	RUN(to_json_round_trip);
+	RUN(duplicate_keys_interned);
 	dr_diags_free(diags);
 	dr_arena_free(arena);
 	return test_summary();
