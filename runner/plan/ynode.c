@@ -1322,7 +1322,9 @@ const dr_ynode *dr_ynode_key(const dr_ynode *map, const char *key)
 	if (!map || map->kind != DR_YNODE_MAP || !key)
 		return NULL;
 	for (i = 0; i < map->n; i++) {
-		if (!strcmp(map->keys[i]->str, key))
+		const char *k = map->keys[i]->str;
+
+		if (k[0] == key[0] && !strcmp(k, key))
 			return map->keys[i];
 	}
 	return NULL;
@@ -1334,8 +1336,12 @@ const dr_ynode *dr_ynode_get(const dr_ynode *map, const char *key)
 
 	if (!map || map->kind != DR_YNODE_MAP || !key)
 		return NULL;
+	/* The model asks for every field by name: skip the call to strcmp
+	 * for keys that differ in their first byte. */
 	for (i = 0; i < map->n; i++) {
-		if (!strcmp(map->keys[i]->str, key))
+		const char *k = map->keys[i]->str;
+
+		if (k[0] == key[0] && !strcmp(k, key))
 			return map->items[i];
 	}
 	return NULL;
