@@ -65,13 +65,19 @@ typedef enum dr_yscalar_type {
 
 typedef struct dr_ynode dr_ynode;
 
+/*
+ * 80 bytes on 64-bit systems: a big plan's tree is mostly nodes. Counts are
+ * 32-bit (DR_YAML_MAX_NODES and DR_YAML_MAX_SCALAR keep them in range);
+ * kind and type are 8-bit fields of their enum types.
+ */
 struct dr_ynode {
-	dr_ynode_kind kind;
-	dr_yscalar_type type; /* scalars only */
+	dr_ynode_kind kind : 8;
+	dr_yscalar_type type : 8; /* scalars only */
 	int line;             /* 1-based */
 	int col;              /* 1-based, in bytes */
 	uint32_t index;       /* index in the parent sequence or mapping */
 	uint32_t len;         /* scalars: bytes of str, without the NUL */
+	uint32_t n;           /* sequences and mappings: children */
 	const char *file;     /* as given to dr_yaml_load(), arena copy */
 	const dr_ynode *parent;
 	const char *key;      /* key in the parent mapping, or NULL */
@@ -86,7 +92,6 @@ struct dr_ynode {
 	};
 
 	/* Sequences and mappings: n children; maps also have key nodes. */
-	size_t n;
 	dr_ynode **items;
 	dr_ynode **keys; /* maps only: scalar key nodes, parallel to items */
 };
