@@ -1,5 +1,6 @@
 /*
- * schema.h - a JSON Schema draft-07 validator over jansson values.
+ * schema.h - a JSON Schema draft-07 validator over jansson values or any
+ * other tree read through an accessor.
  *
  * A schema is compiled once into an immutable tree (references resolved,
  * regular expressions compiled, property names hashed) and then used to
