@@ -7,10 +7,11 @@
 Machines come in groups of --group-size (default 50), one /26 subnet per
 group (59 usable addresses after Azure's 5 reserved ones), in one VNet
 sized to hold them all. Every machine states its source facts (no inventory
-needed) and a static IP; every group has a Lua hook (lua/hooks/
-health-check.lua, relative to the plan: written outside plans/, the plan
-validates with a missing-hook warning per group) and every fifth a manual
-step. The output is deterministic for the same arguments.
+needed) and a static IP; every group has a Lua hook (--hooks DIR, default
+lua/hooks, + /health-check.lua, relative to where the plan is written: a
+plan whose hook does not exist fails validation with PLAN-HOOK-MISSING) and
+every fifth a manual step. The output is deterministic for the same
+arguments.
 """
 import argparse
 import ipaddress
@@ -30,7 +31,7 @@ SIZES = [("Standard_D2s_v4", 2, 8), ("Standard_D4s_v4", 4, 16),
          ("Standard_E4s_v3", 4, 32), ("Standard_E8s_v3", 8, 64)]
 
 
-def plan(n, group_size):
+def plan(n, group_size, hooks="lua/hooks"):
     ngroups = max(1, math.ceil(n / group_size))
     # Each group gets a /26; the VNet is the smallest prefix holding them.
     bits = max(6, math.ceil(math.log2(ngroups * 64)))
@@ -95,7 +96,7 @@ def plan(n, group_size):
     for g in range(ngroups):
         members = [f"vm{i:05d}" for i in range(g * group_size, min(n, (g + 1) * group_size))]
         grp = {"name": f"group-{g:04d}", "machines": members,
-               "post": [{"lua": "lua/hooks/health-check.lua", "timeout": "5m",
+               "post": [{"lua": f"{hooks}/health-check.lua", "timeout": "5m",
                          "on": ["drill", "failover"]}]}
         if g % 5 == 0:
             grp["pre"] = [{"manual": f"Confirm group {g} may fail over", "on": ["failover"]}]
@@ -157,10 +158,12 @@ def main():
     ap.add_argument("machines", type=int)
     ap.add_argument("--group-size", type=int, default=50)
     ap.add_argument("--json", action="store_true", help="write JSON instead of YAML")
+    ap.add_argument("--hooks", default="lua/hooks",
+                    help="directory of the hooks, relative to the plan file")
     a = ap.parse_args()
     if a.machines < 1 or not 1 <= a.group_size <= 59:
         ap.error("need at least 1 machine and a group size of 1 to 59")
-    doc = plan(a.machines, a.group_size)
+    doc = plan(a.machines, a.group_size, a.hooks.rstrip("/"))
     if a.json:
         json.dump(doc, sys.stdout, indent=1)
         sys.stdout.write("\n")

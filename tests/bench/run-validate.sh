@@ -38,8 +38,8 @@ best_of() {
 printf 'host: %s, %s cores, load %s\n' "$(uname -m)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-9s %9s %12s %12s %12s %8s\n' machines "YAML MB" "drplan s" "drplan MB" "ajv-cli s" ratio
 for n in 100 1000 10000; do
-	python3 tests/bench/gen-plan.py "$n" >"$out/plan-$n.yaml"
-	python3 tests/bench/gen-plan.py "$n" --json >"$out/plan-$n.json"
+	python3 tests/bench/gen-plan.py --hooks ../../lua/hooks "$n" >"$out/plan-$n.yaml"
+	python3 tests/bench/gen-plan.py --hooks ../../lua/hooks "$n" --json >"$out/plan-$n.json"
 	"$drplan" validate --color never "$out/plan-$n.yaml" >/dev/null
 	read -r dt dm <<<"$(best_of "$runs" "$drplan" plan failover "$out/plan-$n.yaml")"
 	read -r at _ <<<"$(best_of 3 "$ajv" validate --spec=draft7 --strict=false \
