@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/parse.h"
+#include "sched/tz.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -319,17 +320,6 @@ int dr_approval_key_fingerprint(const char *public_key_pem_path, char out[65])
 
 /* ---- time ---- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
 static void format_time(uint64_t ms, char out[21])
 {
 	time_t t = (time_t)(ms / 1000);
@@ -343,26 +333,20 @@ static void format_time(uint64_t ms, char out[21])
 static int parse_time(const char *s, uint64_t *ms)
 {
 	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
-	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	unsigned v[6] = { 0 }, y, mo, d, h, mi, se;
-	size_t i;
-	int64_t days;
+	unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
 
 	if (strlen(s) != sizeof(shape) - 1)
 		return -1;
-	for (i = 0; shape[i]; i++) {
+	for (size_t i = 0; shape[i]; i++) {
 		if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != shape[i])
 			return -1;
 	}
-	sscanf(s, "%4u-%2u-%2uT%2u:%2u:%2u", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]);
-	y = v[0], mo = v[1], d = v[2], h = v[3], mi = v[4], se = v[5];
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
-	    mi > 59 || se > 59)
+	sscanf(s, "%4u-%2u-%2uT%2u:%2u:%2u", &y, &mo, &d, &h, &mi, &se);
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 ||
+	    (int)d > dr_days_in_month(y, (int)mo) || h > 23 || mi > 59 || se > 59)
 		return -1;
-	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return -1;
-	days = days_from_civil(y, mo, d);
-	*ms = ((uint64_t)days * 86400 + h * 3600u + mi * 60u + se) * 1000;
+	*ms = ((uint64_t)dr_days_from_civil(y, (int)mo, (int)d) * 86400 + h * 3600u +
+	       mi * 60u + se) * 1000;
 	return 0;
 }
 
