@@ -137,8 +137,6 @@ static int digest_file(EVP_MD_CTX *md, const char *tag, const char *name,
 static int digest_gate(EVP_MD_CTX *md, const dr_plan *p, const dr_gate *g,
 		       const char *tag, dr_strbuf *path, dr_strbuf *text)
 {
-	if (!g->at)
-		return 0;
 	for (size_t i = 0; i < g->approvers.n; i++) {
 		int rc = digest_file(md, tag, g->approvers.v[i], p->dir, "approver key",
 				     path, text);
@@ -623,9 +621,10 @@ int dr_approval_for_job(const char *private_key_pem_path, const dr_plan *p,
 	if (!gate || (strcmp(gate, "commit") && strcmp(gate, "failback-commit")))
 		return dr_error_set(DR_EINVAL, "unknown gate '%s' (commit or failback-commit)",
 				    gate_name ? gate_name : "");
-	if (!(strcmp(gate, "commit") ? p->failback_gate.at : p->commit_gate.at))
-		return dr_error_set(DR_ENOTFOUND, "plan %s has no %s gate",
-				    p->name.v ? p->name.v : p->file, gate);
+	if (!(strcmp(gate, "commit") ? &p->failback_gate : &p->commit_gate)->approvers.n)
+		return dr_error_set(DR_EINVAL, "the %s gate of plan %s lists no approver keys: "
+				    "its approvals are not signed", gate,
+				    p->name.v ? p->name.v : p->file);
 	rc = dr_plan_digest(p, digest);
 	if (rc < 0)
 		return rc;
@@ -733,9 +732,13 @@ int dr_approval_verify(const dr_plan *p, const dr_gate *g, const char *job_id,
 	doc d;
 	int rc;
 
-	if (!g || !g->at)
-		return dr_error_set(DR_ENOTFOUND, "plan %s has no %s gate",
-				    p->name.v ? p->name.v : p->file, gate ? gate : "");
+	if (!g || !gate)
+		return dr_error_set(DR_EINVAL, "verifying an approval needs the gate");
+	/* A gate the plan doesn't state exists with defaults and no approvers. */
+	if (!g->approvers.n)
+		return dr_error_set(DR_EINVAL, "the %s gate of plan %s lists no approver keys: "
+				    "its approvals are not signed", gate,
+				    p->name.v ? p->name.v : p->file);
 	if (!max_age_ms)
 		max_age_ms = DR_APPROVAL_MAX_AGE_DEFAULT_MS;
 	if (!job_id || !plan_digest)

@@ -24,8 +24,8 @@
  * Errors: every function returns 0 or a negative DR_E* code with a message
  * in dr_error_msg(). DR_EINVAL: the input (a key, a document) is wrong or
  * the approval is refused; DR_ECONFLICT: a replay (nonce already used);
- * DR_EIO: a file cannot be read or written; DR_ENOTFOUND: a key file or a
- * gate is missing.
+ * DR_EIO: a file cannot be read or written; DR_ENOTFOUND: a key file is
+ * missing.
  */
 #ifndef DR_GATE_APPROVAL_H
 #define DR_GATE_APPROVAL_H
@@ -96,7 +96,8 @@ int dr_approval_sign(const char *private_key_pem_path, const dr_approval_fields 
  * decision for job_id at gate_name ("commit", "failback-commit" or the step
  * id "gate/commit") of plan p as the signer sees it now: the digest is
  * computed from the plan files on disk, so if they changed since the job
- * started the executor refuses the approval. comment may be NULL. The
+ * started the executor refuses the approval. comment may be NULL. A gate
+ * without approver keys takes unsigned approvals: DR_EINVAL. The
  * result goes into the control request as "signature":
  *   {"action":"approve","gate":...,"by":...,"comment":...,"signature":JSON}
  */
@@ -142,7 +143,9 @@ typedef struct dr_approval_result {
 /*
  * Verify approval_json for job_id at gate_name of plan p, whose gate is g
  * (&p->commit_gate or &p->failback_gate), against the digest journaled when
- * the job started. In order: the document is well formed (DR_EINVAL); its
+ * the job started. A gate without approver keys (one the plan doesn't state
+ * has none) takes unsigned approvals: DR_EINVAL. Then, in order: the
+ * document is well formed (DR_EINVAL); its
  * key is one of g's approvers (DR_EINVAL; DR_EIO/DR_ENOTFOUND when an
  * approver key file can't be read); the signature holds (DR_EINVAL); job,
  * gate and plan digest match (DR_EINVAL; a different digest means the plan

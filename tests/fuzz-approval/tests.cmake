@@ -9,7 +9,7 @@ if(DR_FUZZ)
   target_link_libraries(fuzz-approval PRIVATE dr_core)
 else()
   add_executable(replay-approval ${DR_FUZZ_APPROVAL_DIR}/fuzz-approval.c
-                 ${DR_FUZZ_APPROVAL_DIR}/../fuzz-journal/replay.c)
+                 ${CMAKE_SOURCE_DIR}/tests/fuzz/replay.c)
   target_link_libraries(replay-approval PRIVATE dr_core)
   add_test(NAME fuzz/replay-approval
            COMMAND replay-approval ${DR_FUZZ_APPROVAL_DIR}/corpus

@@ -703,6 +703,42 @@ TEST(sign_checks_its_fields)
 	CHECK_STR(dr_error_msg(), "unknown gate 'rollback' (commit or failback-commit)");
 }
 
+TEST(gate_without_approvers)
+{
+	dr_approval_seen seen = DR_APPROVAL_SEEN_INIT;
+	dr_approval_result r;
+	dr_arena *a = dr_arena_new();
+	dr_diags *d = dr_diags_new();
+	dr_plan *p = NULL;
+	char *json = sign("ops", T0, 1), *text = NULL;
+	const char *gates = strstr(plan_text, "gates:");
+
+	/* The same plan without its gates section: both gates have defaults. */
+	text = strndup(plan_text, (size_t)(gates - plan_text));
+	write_file("nogates.yaml", text);
+	CHECK_INT(dr_plan_load(a, path("nogates.yaml"), NULL, d, &p), 0);
+	if (!p)
+		goto out;
+	CHECK(p->commit_gate.at == NULL);
+	CHECK_INT(dr_approval_verify(p, &p->commit_gate, "job-1", digest0, "commit", json, T0,
+				     0, &seen, &r), DR_EINVAL);
+	CHECK_STR(dr_error_msg(), "the commit gate of plan approvals lists no approver keys: "
+		  "its approvals are not signed");
+	free(json);
+	json = NULL;
+	CHECK_INT(dr_approval_for_job(path("keys/ops.key"), p, "job-1", "failback-commit",
+				      DR_APPROVAL_APPROVE, "alice", NULL, &json), DR_EINVAL);
+	CHECK_STR(dr_error_msg(), "the failback-commit gate of plan approvals lists no "
+		  "approver keys: its approvals are not signed");
+	CHECK(json == NULL);
+out:
+	dr_approval_seen_release(&seen);
+	dr_diags_free(d);
+	dr_arena_free(a);
+	free(text);
+	free(json);
+}
+
 TEST(keygen)
 {
 	struct stat st;
@@ -759,6 +795,7 @@ int main(void)
 	RUN(approver_key_file_gone);
 	RUN(malformed);
 	RUN(sign_checks_its_fields);
+	RUN(gate_without_approvers);
 	RUN(keygen);
 	teardown();
 	return test_summary();
