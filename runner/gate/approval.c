@@ -890,40 +890,40 @@ static int write_new_file(const char *path, const void *data, size_t len, mode_t
 {
 	dr_strbuf tmp = DR_STRBUF_INIT;
 	const char *p = data;
-	int fd, rc = 0;
+	int fd, rc = 0, err = 0;
 
 	dr_strbuf_addf(&tmp, "%s.tmp.XXXXXX", path);
 	fd = mkstemp(tmp.buf);
 	if (fd < 0) {
-		rc = dr_error_set(DR_EIO, "can't create %s: %s", tmp.buf, strerror(errno));
+		rc = dr_error_set(DR_EIO, "can't write %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (fchmod(fd, mode))
-		rc = DR_EIO;
-	while (rc == 0 && len) {
+		err = errno;
+	while (!err && len) {
 		ssize_t n = write(fd, p, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			rc = DR_EIO;
+			err = n < 0 ? errno : EIO;
 			break;
 		}
 		p += n, len -= (size_t)n;
 	}
-	if (rc == 0 && fsync(fd))
-		rc = DR_EIO;
-	if (close(fd) && rc == 0)
-		rc = DR_EIO;
-	if (rc < 0) {
-		rc = dr_error_set(DR_EIO, "can't write %s: %s", path, strerror(errno));
-	} else if (link(tmp.buf, path)) {
-		rc = dr_error_set(errno == EEXIST ? DR_ECONFLICT : DR_EIO,
-				  errno == EEXIST ? "%s already exists: drplan does not "
-				  "overwrite keys" : "can't write %s: %s", path, strerror(errno));
-	} else {
+	if (!err && fsync(fd))
+		err = errno;
+	if (close(fd) && !err)
+		err = errno;
+	if (err)
+		rc = dr_error_set(DR_EIO, "can't write %s: %s", path, strerror(err));
+	else if (link(tmp.buf, path) == 0)
 		fsync_dir(path);
-	}
+	else if (errno == EEXIST)
+		rc = dr_error_set(DR_ECONFLICT, "%s already exists: drplan does not overwrite "
+				  "keys", path);
+	else
+		rc = dr_error_set(DR_EIO, "can't write %s: %s", path, strerror(errno));
 	unlink(tmp.buf);
 out:
 	dr_strbuf_release(&tmp);

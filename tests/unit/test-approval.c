@@ -769,6 +769,13 @@ TEST(keygen)
 		snprintf(priv, sizeof(priv), "%s/nodir/a.key", dir);
 		snprintf(pub, sizeof(pub), "%s/nodir/a.pub", dir);
 		CHECK_INT(dr_approval_keygen(priv, pub), DR_EIO);
+		snprintf(buf, sizeof(buf), "can't write %s: No such file or directory", priv);
+		CHECK_STR(dr_error_msg(), buf);
+		/* The public key can't be written: the new private key is taken back. */
+		snprintf(priv, sizeof(priv), "%s/keys/b.key", dir);
+		snprintf(pub, sizeof(pub), "%s/nodir/b.pub", dir);
+		CHECK_INT(dr_approval_keygen(priv, pub), DR_EIO);
+		CHECK(access(priv, F_OK) != 0);
 	}
 }
 
