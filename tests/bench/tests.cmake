@@ -8,3 +8,7 @@ target_link_libraries(bench-hooks PRIVATE dr_core)
 #   build/tests/bench-net [hooks [delay_ms]]   (loopback; forks its own server)
 add_executable(bench-net ${CMAKE_CURRENT_LIST_DIR}/bench-net.c)
 target_link_libraries(bench-net PRIVATE dr_core)
+
+# The whole offline pipeline, phase by phase: build/tests/bench-pipeline PLAN [RUNS]
+add_executable(bench-pipeline ${CMAKE_CURRENT_LIST_DIR}/bench-pipeline.c)
+target_link_libraries(bench-pipeline PRIVATE dr_core)
