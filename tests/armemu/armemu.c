@@ -2301,9 +2301,10 @@ int main(int argc, char **argv)
 	}
 	if (nitems < 0 && !plan_file)
 		nitems = 3;
+	int width = nitems < 100 ? 2 : snprintf(NULL, 0, "%ld", nitems);
 	for (long i = 1; i <= nitems; i++) {
 		char name[32];
-		snprintf(name, sizeof(name), nitems < 100 ? "vm%02ld" : "vm%05ld", i);
+		snprintf(name, sizeof(name), "vm%0*ld", width, i);
 		dr_machine m;
 		memset(&m, 0, sizeof(m));
 		m.name.v = name;
