@@ -61,6 +61,8 @@ struct emu_req {
 	bool accepted;
 	char *job;
 	const char *fault;
+	char fault_buf[128];
+	json_t *reprotect;        /* failback details, kept when accepted */
 	/* Routing. */
 	char *api;
 	long item;                /* index into e->items, or -1 */
@@ -746,6 +748,24 @@ static void complete(emu_req *r)
 		do_resume(r);
 }
 
+/* Retry-After of 202s: the configured value, else ASR's 30 s scaled. */
+static void add_lro_retry_after(emu_req *r)
+{
+	emu *e = r->e;
+	int s = e->faults.lro_retry_after_s;
+	if (s < 0) {
+		double v = 30.0 * e->scale;
+		s = (int)v;
+		if ((double)s < v)
+			s++;
+		if (s > 30)
+			s = 30;
+	}
+	char b[16];
+	snprintf(b, sizeof(b), "%d", s);
+	add_hdr(r, "Retry-After", b);
+}
+
 static void add_ratelimit_headers(emu_req *r)
 {
 	emu *e = r->e;
@@ -792,7 +812,7 @@ static void accepted_202(emu_req *r, const emu_item *it, const char *job)
 		 e->vpath, job, r->api);
 	add_hdr(r, "Location", loc);
 	add_hdr(r, "Azure-AsyncOperation", aso);
-	add_hdr(r, "Retry-After", "30");
+	add_lro_retry_after(r);
 	add_hdr(r, "x-ms-request-id", jid);
 	free(base);
 	free(iid);
@@ -1171,7 +1191,7 @@ static void answer_job(emu_req *r, enum poll_kind kind, const dr_prov_job *j)
 				x && x->message ? x->message : "The job failed."));
 		}
 		if (!dr_prov_job_done(j))
-			add_hdr(r, "Retry-After", "30");
+			add_lro_retry_after(r);
 		set_body(r, 200, o);
 		complete(r);
 		return;
@@ -1183,7 +1203,7 @@ static void answer_job(emu_req *r, enum poll_kind kind, const dr_prov_job *j)
 		char *loc = dr_xmalloc(n);
 		snprintf(loc, n, "%s%s?api-version=%s", base, r->url, r->api);
 		add_hdr(r, "Location", loc);
-		add_hdr(r, "Retry-After", "30");
+		add_lro_retry_after(r);
 		free(base);
 		free(loc);
 		set_body(r, 202, NULL);
@@ -1276,6 +1296,10 @@ static void start_cb(void *ud, int rc, const char *job_id, const dr_prov_error *
 	emu *e = r->e;
 	emu_item *it = &e->items[r->item];
 	if (rc == 0) {
+		if (r->reprotect) {
+			json_decref(it->reprotect);
+			it->reprotect = json_incref(r->reprotect);
+		}
 		accepted_202(r, it, job_id);
 	} else if (rc == DR_EIO) {
 		/* The simulator's own lose-accept fault: accepted, answer lost. */
@@ -1462,8 +1486,8 @@ static void do_action(emu_req *r, dr_preq_kind kind)
 		}
 		r->op.direction = to_onprem ? DR_DIR_TO_ONPREM : DR_DIR_TO_AZURE;
 		if (to_onprem) {
-			json_decref(it->reprotect);
-			it->reprotect = json_pack("{s:s,s:s,s:s,s:s?}", "reprotectAgentId",
+			json_decref(r->reprotect);
+			r->reprotect = json_pack("{s:s,s:s,s:s,s:s?}", "reprotectAgentId",
 				jstr(psd, "reprotectAgentId"), "datastoreName",
 				jstr(psd, "datastoreName"), "logStorageAccountId",
 				jstr(psd, "logStorageAccountId"), "policyId",
@@ -1997,15 +2021,16 @@ static void process(emu_req *r)
 	arm_faults_pick(&e->faults, &r->cls, &fa);
 	r->delay_ms = fa.delay_ms;
 	if (fa.drop) {
-		r->fault = "drop";
+		snprintf(r->fault_buf, sizeof(r->fault_buf), "%s", fa.spec);
+		r->fault = r->fault_buf;
 		r->drop = true;
 		r->state = RS_DONE;
 		goto out;
 	}
 	if (fa.status) {
 		char ra[32];
-		r->fault = fa.status == 429 ? "error:429" : fa.status == 503 ? "error:503" :
-			   "error";
+		snprintf(r->fault_buf, sizeof(r->fault_buf), "%s", fa.spec);
+		r->fault = r->fault_buf;
 		if (fa.status == 429 || fa.status == 503) {
 			snprintf(ra, sizeof(ra), "%d", e->faults.retry_after_s);
 			add_hdr(r, "Retry-After", ra);
@@ -2107,6 +2132,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	for (size_t i = 0; i < DR_ARRAY_SIZE(r->op_strs); i++)
 		free(r->op_strs[i]);
 	json_decref(r->arr);
+	json_decref(r->reprotect);
 	free(r);
 	*con_cls = NULL;
 }
@@ -2284,6 +2310,7 @@ int main(int argc, char **argv)
 	}
 	e->faults.writes.last_ms = e->faults.reads.last_ms = dr_loop_now(e->loop);
 	e->prov = dr_sim_provider(e->sim);
+	e->scale = so.scale;
 	if (plan_file) {
 		dr_plan *p = NULL;
 		rc = dr_plan_load(arena, plan_file, NULL, diags, &p);

@@ -58,6 +58,7 @@ typedef struct emu {
 	const char *sub, *rg, *vault, *fabric, *container;
 	char vpath[512];       /* /Subscriptions/.../vaults/{vault} */
 	size_t page_size;
+	double scale;          /* the simulator's */
 	arm_auth auth;
 	arm_faults faults;
 	emu_item *items;

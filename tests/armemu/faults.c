@@ -17,6 +17,7 @@ void arm_faults_init(arm_faults *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->retry_after_s = 1;
+	f->lro_retry_after_s = -1;
 	f->token_ttl_s = 3599;
 	f->writes.burst = f->writes.tokens = 200;
 	f->writes.refill = 10;
@@ -168,13 +169,17 @@ static int parse_entry(arm_faults *f, const char *entry, uint64_t now_ms,
 		x->type = AF_SLOW;
 		x->delay_ms = (unsigned)a;
 		x->count = cnt ? (int)b : 1;
-	} else if (!strcmp(type, "retry-after") || !strcmp(type, "token-ttl")) {
-		if (parse_long(field(&p), type[0] == 'r' ? 0 : 1, 86400 * 365, &a) || p) {
-			rc = bad(entry, "retry-after:SECONDS or token-ttl:SECONDS");
+	} else if (!strcmp(type, "retry-after") || !strcmp(type, "token-ttl") ||
+		   !strcmp(type, "lro-retry-after")) {
+		if (parse_long(field(&p), type[0] == 't' ? 1 : 0,
+			       type[0] == 't' ? 86400 * 365 : 3600, &a) || p) {
+			rc = bad(entry, "retry-after|lro-retry-after|token-ttl:SECONDS");
 			goto out;
 		}
 		if (type[0] == 'r')
 			f->retry_after_s = (int)a;
+		else if (type[0] == 'l')
+			f->lro_retry_after_s = (int)a;
 		else
 			f->token_ttl_s = a;
 		rc = 1;
@@ -294,7 +299,6 @@ static void sweep(arm_faults *f)
 void arm_faults_pick(arm_faults *f, const arm_req_class *c,
 		     arm_fault_action *out)
 {
-	static char last[256];
 	memset(out, 0, sizeof(*out));
 	sweep(f);
 	for (size_t i = 0; i < f->n; i++) {
@@ -314,8 +318,7 @@ void arm_faults_pick(arm_faults *f, const arm_req_class *c,
 				out->status = x->status;
 			else
 				out->drop = true;
-			snprintf(last, sizeof(last), "%s", x->spec);
-			out->spec = last;
+			snprintf(out->spec, sizeof(out->spec), "%s", x->spec);
 			use(f, i);
 			break;
 		case AF_RANDOM:
@@ -323,8 +326,7 @@ void arm_faults_pick(arm_faults *f, const arm_req_class *c,
 				break;
 			if (next_rand(&x->rng) < x->prob) {
 				out->status = x->status;
-				snprintf(last, sizeof(last), "%s", x->spec);
-				out->spec = last;
+				snprintf(out->spec, sizeof(out->spec), "%s", x->spec);
 			}
 			break;
 		case AF_LOSE:

@@ -16,6 +16,10 @@
  *   lose-accept[:COUNT[:MATCH]]          accept and start the operation, then
  *                                        close the connection (MATCH default op)
  *   retry-after:SECONDS                  Retry-After of 429/503 answers (1)
+ *   lro-retry-after:SECONDS              Retry-After of 202 answers and of
+ *                                        running operation polls (default:
+ *                                        30 s times the simulator's scale,
+ *                                        rounded up; 30 at scale 1)
  *   token-ttl:SECONDS                    lifetime of new tokens (3599)
  *   expire-tokens                        every token issued so far dies now
  *   write-limit:BURST:REFILL             write bucket (200, 10/s); 0:0 = off
@@ -63,6 +67,7 @@ typedef struct arm_faults {
 	arm_fault *v;
 	size_t n;
 	int retry_after_s;
+	int lro_retry_after_s; /* -1: from the scale */
 	int64_t token_ttl_s;
 	uint64_t token_epoch;  /* bumped by expire-tokens */
 	arm_bucket writes, reads;
@@ -73,7 +78,7 @@ typedef struct arm_fault_action {
 	int status;        /* 0: no error fault */
 	bool drop;
 	unsigned delay_ms;
-	const char *spec;  /* the entry that decided status or drop */
+	char spec[128];    /* the entry that decided status or drop, or "" */
 } arm_fault_action;
 
 void arm_faults_init(arm_faults *f);

@@ -222,7 +222,7 @@ CRID=aaaaaaaa-0000-0000-0000-000000000001
 arm POST "$I1/testFailover" '{"properties":{"failoverDirection":"PrimaryToRecovery","networkType":"VmNetworkAsInput","networkId":"/subscriptions/x/vnet-test","providerSpecificDetails":{"instanceType":"InMageRcm","networkId":"/subscriptions/x/vnet-test","recoveryPointId":null}}}'
 eq "tfo 202" 202 "$ST"
 JOB=$(hdr Location | sed 's|.*/operationresults/||; s|?.*||')
-eq "retry-after" 30 "$(hdr Retry-After)"
+eq "retry-after: 30 s scaled" 1 "$(hdr Retry-After)"
 eq "request id is the job" "$V/replicationJobs/$JOB" "$(hdr x-ms-request-id | sed 's|^/Subscriptions|/subscriptions|')"
 eq "async op url" "$B/Subscriptions/$SUB/resourceGroups/rg-dr/providers/Microsoft.RecoveryServices/vaults/vault-dr/replicationOperationStatus/$JOB?$API" "$(hdr Azure-AsyncOperation)"
 ASYNC=$(hdr Azure-AsyncOperation)
@@ -308,6 +308,7 @@ eq "500 twice then ok" "500 500 200" "$A"
 ctl 'retry-after:7;error:503:1'
 arm GET "$I1"
 eq "503 + Retry-After" "503 7 ServiceUnavailable" "$ST $(hdr Retry-After) $(j .error.code)"
+eq "log: the fault" "503 error:503:1" "$(tail -1 "$TMP/log.jsonl" | jq -r '(.status|tostring) + " " + .fault')"
 ctl 'error:429:1'
 arm GET "$I1"
 eq "429 + Retry-After" "429 7" "$ST $(hdr Retry-After)"
@@ -388,6 +389,12 @@ TOK=$(j .access_token)
 arm GET "$I1"
 eq "new token" 200 "$ST"
 
+# LRO Retry-After on demand
+ctl 'lro-retry-after:0'
+wait_state "$G2" .properties.testFailoverState WaitingForCompletion
+arm POST "$I2/testFailoverCleanup" '{"properties":{"comments":"x"}}'
+eq "lro retry-after 0 on 202" "202 0" "$ST $(hdr Retry-After)"
+
 # ---- persistence and SIGTERM ----
 stop
 eq "sigterm exit" 0 "$RC"
@@ -400,6 +407,16 @@ arm GET "$I1"
 eq "target survives restart" Standard_D4s_v5 "$(j .properties.providerSpecificDetails.targetVmSize)"
 call GET "$B/_emulator/stats"
 eq "counts survive restart" "2 1" "$(j '.items.vm001.commit') $(j '.items.vm002["test-failover"]')"
+stop
+
+# ---- items from a plan ----
+start --plan plans/small.yaml --scale 0
+token -d client_secret=emulator-secret
+TOK=$(j .access_token)
+arm GET "$PC/replicationProtectedItems"
+eq "plan items" "dc01 files01" "$(j '[.value[].properties.friendlyName]|join(" ")')"
+eq "plan facts" "UEFI Windows Server 2022 10.30.0.10 Standard_D2s_v4" "$(j '.value[0].properties.providerSpecificDetails | .firmwareType + " " + .osName + " " + .vmNics[0].targetIPAddress + " " + .targetVmSize')"
+eq "plan disks" 2 "$(j '.value[1].properties.providerSpecificDetails.protectedDisks|length')"
 stop
 
 echo "$PASS passed, $FAIL failed"
