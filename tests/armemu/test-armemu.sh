@@ -44,6 +44,8 @@ stop() {
 	wait "$PID"
 	RC=$?
 	PID=
+	eq "armemu exits 0 on SIGTERM" 0 "$RC"
+	[ "$RC" = 0 ] || cat "$TMP/emu.err"
 }
 
 # call METHOD URL [curl args...]: status in $ST, body in $TMP/body, headers in $TMP/hdr
@@ -123,7 +125,7 @@ openssl genrsa -out "$TMP/other.pem" 2048 2>/dev/null
 openssl req -new -x509 -key "$TMP/key.pem" -subj /CN=drplan -days 2 -out "$TMP/cert.pem" 2>/dev/null
 printf 'federated-token-value\n' >"$TMP/fed"
 
-start --items 120 --scale 0.0005 --cert-pub "$TMP/cert.pem" \
+start --items 120 --scale 0.0005 --sim-faults "slow:vm001:test-failover:6" --cert-pub "$TMP/cert.pem" \
 	--federated-token-file "$TMP/fed" --state "$TMP/state.json"
 
 # ---- tokens ----
@@ -397,7 +399,6 @@ eq "lro retry-after 0 on 202" "202 0" "$ST $(hdr Retry-After)"
 
 # ---- persistence and SIGTERM ----
 stop
-eq "sigterm exit" 0 "$RC"
 start --items 120 --scale 0.0005 --state "$TMP/state.json"
 token -d client_secret=emulator-secret
 TOK=$(j .access_token)
