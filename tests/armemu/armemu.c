@@ -680,7 +680,7 @@ out:
 static void log_req(emu_req *r)
 {
 	emu *e = r->e;
-	if (!e->log)
+	if (!e->log || !strncmp(r->url, "/_emulator/", 11))
 		return;
 	char ts[40];
 	iso_time(dr_wall_ms(), ts, sizeof(ts));
