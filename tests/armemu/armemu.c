@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1589,7 +1590,7 @@ static void do_patch(emu_req *r)
 			}
 			json_t *hit = NULL;
 			json_array_foreach(nics, k, n)
-				if (!strcmp(jstr(n, "nicId"), id))
+				if (jstr(n, "nicId") && !strcmp(jstr(n, "nicId"), id))
 					hit = n;
 			if (!hit) {
 				fail(r, 400, "InvalidParameter", "vmNics[%zu]: unknown nicId '%s'.",
@@ -1618,7 +1619,7 @@ static void do_patch(emu_req *r)
 			const char *id = jstr(in, "diskId");
 			json_t *hit = NULL;
 			json_array_foreach(disks, k, n)
-				if (id && !strcmp(jstr(n, "diskId"), id))
+				if (id && jstr(n, "diskId") && !strcmp(jstr(n, "diskId"), id))
 					hit = n;
 			if (!hit) {
 				fail(r, 400, "InvalidParameter", "vmDisks[%zu]: unknown diskId '%s'.",
@@ -2011,6 +2012,10 @@ static void process(emu_req *r)
 	char *path = dr_xstrdup(r->url), *seg[8];
 	size_t n = split(path, seg, DR_ARRAY_SIZE(seg));
 	r->t0 = dr_loop_now(e->loop);
+	if (r->too_big) {
+		fail_plain(r, 413, "RequestEntityTooLarge", "The request body is too large.");
+		goto out;
+	}
 	if (!strncmp(r->url, "/_emulator/", 11)) {
 		handle_control(r);
 		goto out;
@@ -2039,10 +2044,6 @@ static void process(emu_req *r)
 			   fa.status == 503 ? "ServiceUnavailable" :
 			   fa.status >= 500 ? "InternalServerError" : "BadRequest",
 			   "Injected fault.");
-		goto out;
-	}
-	if (r->too_big) {
-		fail_plain(r, 413, "RequestEntityTooLarge", "The request body is too large.");
 		goto out;
 	}
 	if (n == 4 && !strcmp(seg[1], "oauth2") && !strcmp(seg[2], "v2.0") &&
@@ -2170,6 +2171,17 @@ static void on_mhd_fd(dr_loop *loop, int fd, unsigned revents, void *ud)
 	(void)fd;
 	(void)revents;
 	run_mhd(loop, ud);
+}
+
+/* MHD's messages, without the one every dropped connection causes. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (strstr(msg, "Application reported internal error"))
+		return;
+	fprintf(stderr, "armemu: libmicrohttpd: %s", msg);
 }
 
 /* ---- main ---- */
@@ -2358,6 +2370,7 @@ int main(int argc, char **argv)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	e->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 				  0, NULL, NULL, on_request, e,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, e,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
