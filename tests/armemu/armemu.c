@@ -662,7 +662,8 @@ static int load_state(emu *e)
 	size_t k;
 	json_array_foreach(json_object_get(all, "jobs"), k, v) {
 		const char *id = json_string_value(json_object_get(v, "id"));
-		long i = find_item_by_name(e, json_string_value(json_object_get(v, "item")) ?: "");
+		const char *in = json_string_value(json_object_get(v, "item"));
+		long i = in ? find_item_by_name(e, in) : -1;
 		if (!id || i < 0 || strlen(id) != 36)
 			continue;
 		e->jobs = dr_xrealloc(e->jobs, (e->njobs + 1) * sizeof(*e->jobs));

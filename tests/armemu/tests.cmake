@@ -12,6 +12,13 @@ else()
                  ${DR_ARMEMU_DIR}/faults.c)
   target_link_libraries(armemu PRIVATE dr_core PkgConfig::MHD)
   target_include_directories(armemu PRIVATE ${DR_ARMEMU_DIR})
+  add_executable(test-armemu-units ${DR_ARMEMU_DIR}/test-armemu-units.c
+                 ${DR_ARMEMU_DIR}/auth.c ${DR_ARMEMU_DIR}/faults.c)
+  target_link_libraries(test-armemu-units PRIVATE dr_core)
+  target_include_directories(test-armemu-units PRIVATE ${DR_ARMEMU_DIR}
+                             ${CMAKE_CURRENT_LIST_DIR}/../unit)
+  add_test(NAME armemu/test-armemu-units COMMAND test-armemu-units
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   find_program(DR_CURL curl)
   find_program(DR_OPENSSL openssl)
   if(DR_CURL AND DR_OPENSSL)
