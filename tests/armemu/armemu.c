@@ -617,8 +617,16 @@ static int save_state(emu *e)
 				"items", items, "jobs", jobs);
 	char tmp[4096];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", e->state_file);
-	rc = json_dump_file(all, tmp, JSON_COMPACT) == 0 && rename(tmp, e->state_file) == 0 ?
+	/* Write, flush to disk, then rename: a crash leaves the old state. */
+	FILE *f = fopen(tmp, "w");
+	bool ok = f && json_dumpf(all, f, JSON_COMPACT) == 0 && fflush(f) == 0 &&
+		  fsync(fileno(f)) == 0;
+	if (f && fclose(f) != 0)
+		ok = false;
+	rc = ok && rename(tmp, e->state_file) == 0 ?
 	     0 : dr_error_set(DR_EIO, "cannot write %s: %s", e->state_file, strerror(errno));
+	if (rc < 0)
+		unlink(tmp);
 	json_decref(all);
 	return rc;
 }

@@ -19,6 +19,22 @@ else()
                              ${CMAKE_CURRENT_LIST_DIR}/../unit)
   add_test(NAME armemu/test-armemu-units COMMAND test-armemu-units
            WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  # The parsers' fuzz target (libFuzzer with DR_FUZZ=ON; else a corpus replay).
+  if(DR_FUZZ)
+    add_executable(fuzz-armemu ${DR_ARMEMU_DIR}/fuzz-armemu.c
+                   ${DR_ARMEMU_DIR}/auth.c ${DR_ARMEMU_DIR}/faults.c)
+    target_compile_options(fuzz-armemu PRIVATE -fsanitize=fuzzer)
+    target_link_options(fuzz-armemu PRIVATE -fsanitize=fuzzer)
+    target_link_libraries(fuzz-armemu PRIVATE dr_core)
+  else()
+    add_executable(replay-armemu ${DR_ARMEMU_DIR}/fuzz-armemu.c
+                   ${DR_ARMEMU_DIR}/auth.c ${DR_ARMEMU_DIR}/faults.c
+                   ${CMAKE_SOURCE_DIR}/tests/fuzz/replay.c)
+    target_link_libraries(replay-armemu PRIVATE dr_core)
+    add_test(NAME fuzz/replay-armemu
+             COMMAND replay-armemu ${DR_ARMEMU_DIR}/corpus
+             WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  endif()
   find_program(DR_CURL curl)
   find_program(DR_OPENSSL openssl)
   if(DR_CURL AND DR_OPENSSL)
