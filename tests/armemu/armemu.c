@@ -1898,7 +1898,12 @@ static void handle_arm(emu_req *r)
 			     dr_loop_now(e->loop), &left)) {
 		arm_bucket *b = write ? &e->faults.writes : &e->faults.reads;
 		char ra[32];
-		snprintf(ra, sizeof(ra), "%d", b->refill >= 1 ? 1 : (int)(1 / b->refill) + 1);
+		/* Seconds until the next token, rounded up. */
+		double wait = (1 - b->tokens) / b->refill;
+		int secs = (int)wait;
+		if ((double)secs < wait)
+			secs++;
+		snprintf(ra, sizeof(ra), "%d", secs < 1 ? 1 : secs);
 		add_hdr(r, "Retry-After", ra);
 		r->fault = write ? "write-limit" : "read-limit";
 		return fail_plain(r, 429, "SubscriptionRequestsThrottled",

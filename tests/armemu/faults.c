@@ -194,15 +194,18 @@ static int parse_entry(arm_faults *f, const char *entry, uint64_t now_ms,
 			clear_entries(f);
 		rc = 1;
 	} else if (!strcmp(type, "write-limit") || !strcmp(type, "read-limit")) {
-		if (parse_long(field(&p), 0, 1000000, &a) ||
-		    parse_long(field(&p), 0, 1000000, &b) || p ||
-		    (a > 0) != (b > 0)) {
+		char *rf = NULL, *end = NULL;
+		double refill = NAN;
+		if (parse_long(field(&p), 0, 1000000, &a) == 0 && (rf = field(&p)) && *rf)
+			refill = strtod(rf, &end);
+		if (!end || *end || p || !(refill >= 0 && refill <= 1000000) ||
+		    (a > 0) != (refill > 0)) {
 			rc = bad(entry, "write-limit|read-limit:BURST:REFILL (both > 0, or 0:0)");
 			goto out;
 		}
 		arm_bucket *bk = type[0] == 'w' ? &f->writes : &f->reads;
 		bk->burst = bk->tokens = (double)a;
-		bk->refill = (double)b;
+		bk->refill = refill;
 		bk->last_ms = now_ms;
 		rc = 1;
 	} else {

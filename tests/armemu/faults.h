@@ -22,7 +22,8 @@
  *                                        rounded up; 30 at scale 1)
  *   token-ttl:SECONDS                    lifetime of new tokens (3599)
  *   expire-tokens                        every token issued so far dies now
- *   write-limit:BURST:REFILL             write bucket (200, 10/s); 0:0 = off
+ *   write-limit:BURST:REFILL             write bucket (200, 10/s; REFILL tokens
+ *                                        per second, may be a fraction); 0:0 = off
  *   read-limit:BURST:REFILL              read bucket (250, 25/s); 0:0 = off
  *   clear                                forget the request faults above
  */

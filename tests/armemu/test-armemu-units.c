@@ -27,6 +27,8 @@ TEST(spec_errors)
 	CHECK_INT(arm_faults_add(&f, "random:500:1.5", 0), DR_EINVAL);
 	CHECK_INT(arm_faults_add(&f, "slow:-1", 0), DR_EINVAL);
 	CHECK_INT(arm_faults_add(&f, "write-limit:5:0", 0), DR_EINVAL);
+	CHECK_INT(arm_faults_add(&f, "write-limit:5:x", 0), DR_EINVAL);
+	CHECK_INT(arm_faults_add(&f, "write-limit:5", 0), DR_EINVAL);
 	CHECK_INT(arm_faults_add(&f, "token-ttl:0", 0), DR_EINVAL);
 	CHECK_INT(arm_faults_add(&f, "clear:x", 0), DR_EINVAL);
 	CHECK_INT(arm_faults_add(&f, " ; ;", 0), 0);
@@ -132,6 +134,10 @@ TEST(bucket)
 	CHECK(!arm_bucket_take(&f.writes, 2000, &left));
 	CHECK(arm_bucket_take(&f.writes, 60000, &left));
 	CHECK_INT(left, 1); /* never above the burst */
+	CHECK_INT(arm_faults_add(&f, "read-limit:1:0.5", 2000), 0);
+	CHECK(arm_bucket_take(&f.reads, 2000, &left));
+	CHECK(!arm_bucket_take(&f.reads, 3000, &left));
+	CHECK(arm_bucket_take(&f.reads, 4000, &left));
 	CHECK_INT(arm_faults_add(&f, "write-limit:0:0", 0), 0);
 	CHECK(arm_bucket_take(&f.writes, 0, &left));
 	arm_faults_release(&f);

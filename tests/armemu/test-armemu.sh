@@ -339,13 +339,15 @@ eq "bad status" 400 "$ST"
 # accepted but the answer lost: the operation runs once; a retry is refused
 I2=$PC/replicationProtectedItems/$G2
 ctl 'lose-accept:1:test-failover'
+CRID=bbbbbbbb-0000-0000-0000-000000000002
 arm POST "$I2/testFailover" '{"properties":{"failoverDirection":"PrimaryToRecovery","providerSpecificDetails":{"instanceType":"InMageRcm"}}}'
+CRID=
 eq "lost answer" "52 000" "$CURL_RC $ST"
 arm POST "$I2/testFailover" '{"properties":{"failoverDirection":"PrimaryToRecovery","providerSpecificDetails":{"instanceType":"InMageRcm"}}}'
 eq "retry refused" "400 OperationNotAllowed" "$ST $(j '.error.details[0].code')"
-arm GET "$I2"
-eq "the lost job is discoverable" TestFailover "$(j .properties.currentScenario.scenarioName)"
-LOSTJOB=$(j '.properties.currentScenario.jobId|split("/")|last')
+arm GET "$V/replicationJobs?\$filter=targetObjectName%20eq%20'vm002'%20and%20scenarioName%20eq%20'TestFailover'"
+eq "the lost job is discoverable" "1 bbbbbbbb-0000-0000-0000-000000000002" "$(j '.value|length') $(j '.value[0].properties.activityId' | cut -d' ' -f1)"
+LOSTJOB=$(j '.value[0].name')
 call GET "$B/_emulator/stats"
 eq "stats vm002" "1 0" "$(j '.items.vm002["test-failover"]') $(j '.items.vm002["unplanned-failover"]')"
 eq "stats vm001" "1 1 1 1 2 2 1 1" "$(j '.items.vm001 | [."test-failover", ."test-failover-cleanup", ."unplanned-failover", ."apply-recovery-point", .commit, .reprotect, ."planned-failover", .update] | map(tostring) | join(" ")')"
@@ -368,11 +370,11 @@ arm GET "$V/replicationJobs/$FJOB"
 eq "failed job: errors" "Failed SimulatedFault" "$(j .properties.state) $(j '.properties.errors[0].serviceErrorDetails.code')"
 
 # write bucket
-ctl 'write-limit:2:1'
+ctl 'write-limit:2:0.01'
 arm POST "$I3/failoverCommit" ''; A="$ST $(hdr x-ms-ratelimit-remaining-subscription-writes)"
 arm POST "$I3/failoverCommit" ''; A="$A $ST $(hdr x-ms-ratelimit-remaining-subscription-writes)"
 arm POST "$I3/failoverCommit" ''; A="$A $ST $(hdr Retry-After) $(j .error.code)"
-eq "write bucket" "400 1 400 0 429 1 SubscriptionRequestsThrottled" "$A"
+eq "write bucket" "400 1 400 0 429 100 SubscriptionRequestsThrottled" "$A"
 ctl 'write-limit:200:10'
 
 # token expiry
