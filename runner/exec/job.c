@@ -1,0 +1,2487 @@
+/*
+ * job.c - the executor: one event loop drives every step of a step graph,
+ * and every decision is journaled before it is acted on.
+ *
+ * Reading guide: set_state() is the only place a step changes state;
+ * schedule() starts ready steps within the concurrency limits; the
+ * provider protocol is op_begin -> precheck -> send -> on_start -> poll ->
+ * on_poll, with reconcile() for intents whose outcome is unknown; hooks,
+ * gates, manual steps, holds and the cleanup check have their own small
+ * drivers; control requests arrive through read_control(). check_done()
+ * decides when the job has ended. docs/execution.md has the rules.
+ */
+#include "exec/job_int.h"
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/parse.h"
+#include "core/strbuf.h"
+#include "hooks/sandbox.h"
+#include "journal/crc32c.h"
+#include "provider/sim.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- states ------------------------------------------------------------ */
+
+static const char *const state_names[DR_SS__COUNT] = {
+	"pending", "ready", "running", "waiting",
+	"succeeded", "failed", "skipped", "cancelled",
+};
+
+const char *dr_step_state_name(dr_step_state s)
+{
+	return (unsigned)s < DR_SS__COUNT ? state_names[s] : "?";
+}
+
+int dr_step_state_parse(const char *s, dr_step_state *out)
+{
+	for (int i = 0; s && i < DR_SS__COUNT; i++)
+		if (!strcmp(s, state_names[i])) {
+			*out = (dr_step_state)i;
+			return 0;
+		}
+	return dr_error_set(DR_EINVAL, "unknown step state '%s'", s ? s : "");
+}
+
+#define P DR_SS_PENDING
+#define R DR_SS_READY
+#define U DR_SS_RUNNING
+#define W DR_SS_WAITING
+#define S DR_SS_SUCCEEDED
+#define F DR_SS_FAILED
+#define K DR_SS_SKIPPED
+#define C DR_SS_CANCELLED
+/*
+ * legal[from] is the set of states a step may go to. Succeeded and skipped
+ * are final; failed and cancelled go back to ready only by `retry`, and to
+ * skipped by `skip`. pending -> skipped is the cascade after an optional
+ * machine's failure; ready -> waiting is a manual step announcing itself.
+ */
+static const unsigned legal[DR_SS__COUNT] = {
+	[P] = 1u << R | 1u << K | 1u << C,
+	[R] = 1u << U | 1u << W | 1u << K | 1u << C,
+	[U] = 1u << W | 1u << S | 1u << F | 1u << C,
+	[W] = 1u << S | 1u << F | 1u << K | 1u << C,
+	[S] = 0,
+	[F] = 1u << R | 1u << K,
+	[K] = 0,
+	[C] = 1u << R | 1u << K,
+};
+#undef P
+#undef R
+#undef U
+#undef W
+#undef S
+#undef F
+#undef K
+#undef C
+
+int dr_step_transition_legal(dr_step_state from, dr_step_state to)
+{
+	return (unsigned)from < DR_SS__COUNT && (unsigned)to < DR_SS__COUNT &&
+	       (legal[from] >> to & 1u);
+}
+
+static const char *const status_names[DR_JOB__STATUS_COUNT] = {
+	"running", "waiting", "succeeded", "failed", "cancelled", "rejected",
+};
+
+const char *dr_job_status_name(dr_job_status_code s)
+{
+	return (unsigned)s < DR_JOB__STATUS_COUNT ? status_names[s] : "?";
+}
+
+static int status_parse(const char *s, dr_job_status_code *out)
+{
+	for (int i = 0; s && i < DR_JOB__STATUS_COUNT; i++)
+		if (!strcmp(s, status_names[i])) {
+			*out = (dr_job_status_code)i;
+			return 0;
+		}
+	return DR_EINVAL;
+}
+
+/* ---- the job ----------------------------------------------------------- */
+
+enum opstate { OP_NONE, OP_INTENT, OP_ACCEPTED, OP_FINISHED };
+
+struct task;
+
+struct xstep {
+	uint8_t st;          /* dr_step_state */
+	uint8_t opst;        /* enum opstate */
+	bool nc_failed;      /* failed, but not critical: dependants go on */
+	bool machine_lost;   /* skipped because its machine's operation failed */
+	bool cancel_noted;   /* cancel-waiting already announced */
+	uint16_t attempt;
+	uint32_t deps_left;
+	int32_t chain;       /* index into chains, or -1 */
+	int64_t start_pt;    /* provider time it started running/waiting */
+	int64_t intent_pt;   /* provider time of the open intent */
+	char *op_id;         /* accepted, not finished */
+	char *crid;
+	json_t *done_ops;    /* operation ids already finished for this step */
+	struct task *task;   /* the async work in flight, or NULL */
+};
+
+struct chain {
+	uint32_t gphase;
+	uint32_t first, last;
+	bool holding;        /* holds one of its group's slots */
+};
+
+struct gslot {
+	unsigned limit, used;
+	size_t *q;           /* ready first steps waiting for a slot (FIFO) */
+	size_t qh, qn, qa;
+};
+
+/* Async work of one running step; the loop's callbacks get this. */
+struct task {
+	dr_job *j;
+	size_t i;
+	dr_timer *timer;
+	dr_defer *defer;
+	dr_hook *hook;
+	const char **env;    /* NULL-terminated copy of the action's env: */
+	dr_timer *deadline;
+	int pending;         /* outstanding provider calls (checks) */
+	int retries;
+	dr_strbuf msg;       /* check failures */
+};
+
+struct dr_job {
+	dr_job_opts o;
+	const dr_plan *p;
+	const dr_graph *g;
+	char id[DR_JOB_ID_MAX + 1];
+	char by[300];
+	dr_journal *jr;
+	dr_store_lock *lock, *sim_lock;
+	char *sim_version;
+
+	struct xstep *xs;
+	size_t n;
+	size_t *rev_off, *rev;      /* dependants, CSR */
+	struct chain *chains;
+	size_t nchains;
+	struct gslot *gs;           /* per gphase */
+	size_t *ready;              /* FIFO of ready steps to launch */
+	size_t rh, rn, ra;
+	json_t *ids;                /* step id -> index */
+	size_t cnt[DR_SS__COUNT];
+
+	bool halt;                  /* a critical step failed: start nothing */
+	bool cancel;
+	bool rejected;
+	bool ended;
+	bool pnr_done;              /* point-of-no-return announced */
+	bool detached;
+	bool resumed;
+	bool sched_queued;
+	int fatal;                  /* journal/store failure or crash point */
+	dr_job_status_code status;
+	dr_defer *sched_defer;
+	dr_timer *ctl_timer;
+	uint64_t ctl_offset;
+	int64_t start_pt, main_end_pt;
+	json_t *rpo;                /* machine -> seconds */
+	json_t *gates;              /* gate id -> {approvals:[...], waiting_since} */
+	size_t warnings;
+	bool running_loop;
+};
+
+static void schedule(dr_job *j);
+static void check_done(dr_job *j);
+static void launch(dr_job *j, size_t i);
+static void op_begin(dr_job *j, size_t i);
+static void reconcile(dr_job *j, size_t i);
+static void step_done(dr_job *j, size_t i, dr_step_state to, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static void rfc3339_now(char buf[32])
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+static int64_t pnow(dr_job *j)
+{
+	return dr_provider_now(j->o.provider);
+}
+
+static const dr_step *gstep(const dr_job *j, size_t i)
+{
+	return &j->g->steps[i];
+}
+
+static const char *machine_of(const dr_job *j, size_t i)
+{
+	long m = gstep(j, i)->machine;
+
+	return m >= 0 ? j->p->machines[m].name.v : NULL;
+}
+
+static bool is_critical(const dr_job *j, size_t i)
+{
+	return gstep(j, i)->flags & DR_STEP_F_CRITICAL;
+}
+
+/* The provider operation a step kind maps to, or -1. */
+static int preq_of(dr_step_kind k)
+{
+	switch (k) {
+	case DR_STEP_TEST_FAILOVER: return DR_PREQ_TEST_FAILOVER;
+	case DR_STEP_TEST_FAILOVER_CLEANUP: return DR_PREQ_TEST_FAILOVER_CLEANUP;
+	case DR_STEP_UNPLANNED_FAILOVER: return DR_PREQ_UNPLANNED_FAILOVER;
+	case DR_STEP_PLANNED_FAILOVER: return DR_PREQ_PLANNED_FAILOVER;
+	case DR_STEP_COMMIT: return DR_PREQ_COMMIT;
+	case DR_STEP_REPROTECT: return DR_PREQ_REPROTECT;
+	default: return -1;
+	}
+}
+
+static void emit(dr_job *j, const char *event, json_t *fields)
+{
+	char ts[32];
+
+	if (!j->o.on_event) {
+		json_decref(fields);
+		return;
+	}
+	if (!fields)
+		fields = json_object();
+	rfc3339_now(ts);
+	json_object_set_new(fields, "event", json_string(event));
+	json_object_set_new(fields, "time", json_string(ts));
+	j->o.on_event(j->o.ctx, fields);
+	json_decref(fields);
+}
+
+/* A crash point fired: the job stops dead, like a killed process. */
+static bool crash_at(dr_job *j, const char *where, size_t i)
+{
+	if (j->fatal)
+		return true;
+	if (!j->o.crash_point ||
+	    !j->o.crash_point(j->o.crash_ctx, where, i < j->n ? gstep(j, i)->id : ""))
+		return false;
+	j->fatal = DR_ECANCELLED;
+	dr_error_set(DR_ECANCELLED, "job %s: crash point '%s'", j->id, where);
+	return true;
+}
+
+static void set_fatal(dr_job *j, int rc)
+{
+	if (!j->fatal)
+		j->fatal = rc ? rc : DR_EIO;
+}
+
+/* Append a journal record (fields stolen); a failure stops the job. */
+static int jappend(dr_job *j, const char *type, json_t *fields)
+{
+	int rc;
+
+	if (j->fatal) {
+		json_decref(fields);
+		return j->fatal;
+	}
+	if (!fields)
+		fields = json_object();
+	if (!json_object_get(fields, "pt"))
+		json_object_set_new(fields, "pt", json_integer(pnow(j)));
+	rc = dr_journal_append_new(j->jr, type, fields, NULL);
+	if (rc < 0)
+		set_fatal(j, rc);
+	return rc;
+}
+
+static void warn(dr_job *j, size_t i, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void warn(dr_job *j, size_t i, const char *fmt, ...)
+{
+	dr_strbuf sb = DR_STRBUF_INIT;
+	va_list ap;
+	json_t *f;
+
+	va_start(ap, fmt);
+	dr_strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	f = json_pack("{s:s}", "message", sb.buf);
+	if (i < j->n)
+		json_object_set_new(f, "step", json_string(gstep(j, i)->id));
+	j->warnings++;
+	if (jappend(j, "warning", json_deep_copy(f)) == 0)
+		emit(j, "warning", f);
+	else
+		json_decref(f);
+	dr_strbuf_release(&sb);
+}
+
+/* Save the simulator's state before the journal relies on it. */
+static int persist(dr_job *j)
+{
+	dr_sim *sim;
+	char *nv = NULL;
+	int rc;
+
+	if (j->fatal)
+		return j->fatal;
+	if (!j->o.persist_sim || !(sim = dr_provider_sim(j->o.provider)))
+		return 0;
+	rc = dr_sim_save_store(sim, j->o.store,
+			       j->o.sim_state_key ? j->o.sim_state_key : DR_SIM_STATE_KEY,
+			       j->sim_version ? j->sim_version : "", &nv);
+	if (rc < 0) {
+		set_fatal(j, rc);
+		return rc;
+	}
+	free(j->sim_version);
+	j->sim_version = nv;
+	return 0;
+}
+
+/* ---- tasks ------------------------------------------------------------- */
+
+static struct task *task_of(dr_job *j, size_t i)
+{
+	struct xstep *x = &j->xs[i];
+
+	if (!x->task) {
+		x->task = dr_xcalloc(1, sizeof(*x->task));
+		x->task->j = j;
+		x->task->i = i;
+		dr_strbuf_init(&x->task->msg, 0);
+	}
+	return x->task;
+}
+
+static void task_free(dr_job *j, size_t i)
+{
+	struct task *t = j->xs[i].task;
+
+	if (!t)
+		return;
+	dr_loop_timer_cancel(j->o.loop, t->timer);
+	dr_loop_timer_cancel(j->o.loop, t->deadline);
+	if (t->defer)
+		dr_loop_defer_cancel(j->o.loop, t->defer);
+	dr_hook_free(t->hook);
+	free(t->env);
+	dr_strbuf_release(&t->msg);
+	free(t);
+	j->xs[i].task = NULL;
+}
+
+/* ---- the one transition function -------------------------------------- */
+
+static bool satisfied(const struct xstep *x)
+{
+	return x->st == DR_SS_SUCCEEDED || x->st == DR_SS_SKIPPED ||
+	       (x->st == DR_SS_FAILED && x->nc_failed);
+}
+
+static bool terminal(uint8_t st)
+{
+	return st == DR_SS_SUCCEEDED || st == DR_SS_FAILED ||
+	       st == DR_SS_SKIPPED || st == DR_SS_CANCELLED;
+}
+
+static void release_slot(dr_job *j, size_t i)
+{
+	int32_t c = j->xs[i].chain;
+	struct gslot *gs;
+
+	if (c < 0 || !j->chains[c].holding)
+		return;
+	j->chains[c].holding = false;
+	gs = &j->gs[j->chains[c].gphase];
+	assert(gs->used > 0);
+	gs->used--;
+	if (gs->qn) {
+		size_t k = gs->q[gs->qh];
+
+		gs->qh = (gs->qh + 1) % gs->qa;
+		gs->qn--;
+		DR_ALLOC_GROW(j->ready, j->rn + 1, j->ra);
+		/* Ready queue is a plain array used as a FIFO from rh. */
+		j->ready[j->rn++] = k;
+	}
+}
+
+static void push_ready(dr_job *j, size_t i)
+{
+	DR_ALLOC_GROW(j->ready, j->rn + 1, j->ra);
+	j->ready[j->rn++] = i;
+	schedule(j);
+}
+
+static void make_ready(dr_job *j, size_t i);
+
+static void on_terminal(dr_job *j, size_t i)
+{
+	struct xstep *x = &j->xs[i];
+	int32_t c = x->chain;
+	const dr_step *s = gstep(j, i);
+
+	task_free(j, i);
+	if (s->phase == DR_PHASE_MAIN && x->st != DR_SS_CANCELLED) {
+		int64_t now = pnow(j);
+
+		if (now > j->main_end_pt)
+			j->main_end_pt = now;
+	}
+	if (c >= 0 && (j->chains[c].last == i || x->st == DR_SS_CANCELLED ||
+		       (x->st == DR_SS_FAILED && !x->nc_failed)))
+		release_slot(j, i);
+	if (x->st == DR_SS_FAILED && !x->nc_failed)
+		j->halt = true;
+	if (satisfied(x)) {
+		for (size_t k = j->rev_off[i]; k < j->rev_off[i + 1]; k++) {
+			size_t d = j->rev[k];
+
+			assert(j->xs[d].deps_left > 0);
+			if (--j->xs[d].deps_left == 0 && j->xs[d].st == DR_SS_PENDING)
+				make_ready(j, d);
+			if (j->fatal)
+				return;
+		}
+	}
+	schedule(j);
+}
+
+/*
+ * Change step i's state: check the legality table, journal the change
+ * (pending -> ready is derived from the dependencies and not journaled),
+ * tell the observer, then update the bookkeeping. Returns 0 or the
+ * journal's error (the job is then stopped).
+ */
+static int set_state(dr_job *j, size_t i, dr_step_state to, const char *msg)
+{
+	struct xstep *x = &j->xs[i];
+	dr_step_state from = x->st;
+	const dr_step *s = gstep(j, i);
+	json_t *ev;
+
+	if (j->fatal)
+		return j->fatal;
+	assert(dr_step_transition_legal(from, to));
+	if (to == DR_SS_RUNNING || (to == DR_SS_WAITING && from == DR_SS_READY))
+		x->start_pt = pnow(j);
+	if (!(from == DR_SS_PENDING && to == DR_SS_READY)) {
+		json_t *rec = json_pack("{s:s,s:s,s:s,s:i}", "step", s->id, "from",
+					state_names[from], "to", state_names[to],
+					"attempt", (int)x->attempt);
+
+		if (from == DR_SS_PENDING || from == DR_SS_READY) {
+			json_object_set_new(rec, "kind",
+					    json_string(s->kind == DR_STEP_GATE ? "gate"
+							: s->kind == DR_STEP_MANUAL ? "manual"
+							: preq_of(s->kind) >= 0
+							  ? dr_preq_kind_name(preq_of(s->kind))
+							  : dr_step_kind_name(s->kind)));
+			if (machine_of(j, i))
+				json_object_set_new(rec, "machine",
+						    json_string(machine_of(j, i)));
+		}
+		if (msg)
+			json_object_set_new(rec, "message", json_string(msg));
+		if (jappend(j, "step", rec) < 0)
+			return j->fatal;
+	}
+	j->cnt[from]--;
+	j->cnt[to]++;
+	x->st = to;
+	if (to == DR_SS_FAILED)
+		x->nc_failed = !is_critical(j, i);
+	ev = json_pack("{s:s,s:s,s:s,s:i}", "step", s->id, "from", state_names[from],
+		       "to", state_names[to], "attempt", (int)x->attempt);
+	if (msg)
+		json_object_set_new(ev, "message", json_string(msg));
+	emit(j, "step-state", ev);
+	if (crash_at(j, "after-step-state", i))
+		return j->fatal;
+	if (terminal(to))
+		on_terminal(j, i);
+	return 0;
+}
+
+static void step_done(dr_job *j, size_t i, dr_step_state to, const char *fmt, ...)
+{
+	dr_strbuf sb = DR_STRBUF_INIT;
+	va_list ap;
+
+	if (fmt) {
+		va_start(ap, fmt);
+		dr_strbuf_vaddf(&sb, fmt, ap);
+		va_end(ap);
+	}
+	if (to == DR_SS_FAILED && !is_critical(j, i) && !j->fatal)
+		warn(j, i, "%s failed (not critical, the plan goes on): %s",
+		     gstep(j, i)->id, sb.buf);
+	set_state(j, i, to, fmt ? sb.buf : NULL);
+	dr_strbuf_release(&sb);
+}
+
+/*
+ * Dependencies done: ready, unless an optional machine's operation failed
+ * before it on the same machine (then its later steps are skipped).
+ */
+static void make_ready(dr_job *j, size_t i)
+{
+	const dr_step *s = gstep(j, i);
+
+	for (size_t k = 0; s->machine >= 0 && k < s->ndeps; k++) {
+		size_t d = s->deps[k];
+		const struct xstep *x = &j->xs[d];
+
+		if (gstep(j, d)->machine != s->machine)
+			continue;
+		if ((x->st == DR_SS_FAILED && x->nc_failed &&
+		     preq_of(gstep(j, d)->kind) >= 0) || x->machine_lost) {
+			j->xs[i].machine_lost = true;
+			set_state(j, i, DR_SS_SKIPPED,
+				  "skipped: this machine's operation failed earlier");
+			return;
+		}
+	}
+	if (set_state(j, i, DR_SS_READY, NULL) == 0)
+		push_ready(j, i);
+}
+
+/* ---- scheduling -------------------------------------------------------- */
+
+static void sched_cb(dr_loop *loop, void *ud)
+{
+	dr_job *j = ud;
+
+	(void)loop;
+	j->sched_defer = NULL;
+	j->sched_queued = false;
+	if (j->fatal)
+		return;
+	while (j->rh < j->rn && !j->halt && !j->cancel && !j->fatal) {
+		size_t i = j->ready[j->rh++];
+
+		if (j->xs[i].st != DR_SS_READY)
+			continue;
+		launch(j, i);
+	}
+	if (j->rh == j->rn)
+		j->rh = j->rn = 0;
+	check_done(j);
+}
+
+static void schedule(dr_job *j)
+{
+	if (j->sched_queued || j->fatal)
+		return;
+	j->sched_queued = true;
+	j->sched_defer = dr_loop_defer(j->o.loop, sched_cb, j);
+}
+
+static void run_step(dr_job *j, size_t i);
+
+static void launch(dr_job *j, size_t i)
+{
+	int32_t c = j->xs[i].chain;
+
+	if (c >= 0 && !j->chains[c].holding) {
+		struct gslot *gs = &j->gs[j->chains[c].gphase];
+
+		if (gs->used >= gs->limit) {
+			if (gs->qn == gs->qa) {
+				size_t na = gs->qa ? gs->qa * 2 : 16;
+				size_t *nq = dr_xmalloc(na * sizeof(*nq));
+
+				for (size_t k = 0; k < gs->qn; k++)
+					nq[k] = gs->q[(gs->qh + k) % (gs->qa ? gs->qa : 1)];
+				free(gs->q);
+				gs->q = nq;
+				gs->qa = na;
+				gs->qh = 0;
+			}
+			gs->q[(gs->qh + gs->qn) % gs->qa] = i;
+			gs->qn++;
+			return;
+		}
+		gs->used++;
+		j->chains[c].holding = true;
+	}
+	run_step(j, i);
+}
+
+/* ---- provider operations ----------------------------------------------- */
+
+static void fill_request(dr_job *j, size_t i, dr_op_request *q)
+{
+	const dr_step *s = gstep(j, i);
+
+	memset(q, 0, sizeof(*q));
+	q->kind = (dr_preq_kind)preq_of(s->kind);
+	q->item = machine_of(j, i);
+	if (s->rp)
+		q->rp = *s->rp;
+	else
+		q->rp.kind = DR_RP_LATEST_PROCESSED;
+	q->shutdown_source = s->flags & DR_STEP_F_SHUTDOWN;
+	if (q->kind == DR_PREQ_TEST_FAILOVER)
+		q->network = j->p->drill.vnet.v;
+	q->direction = q->kind == DR_PREQ_REPROTECT ? j->g->direction : 0;
+	q->point_type = DR_POINT_CRASH_CONSISTENT;
+	q->client_request_id = j->xs[i].crid;
+}
+
+static json_t *request_params(const dr_op_request *q)
+{
+	json_t *o = json_object();
+
+	if (q->kind == DR_PREQ_TEST_FAILOVER || q->kind == DR_PREQ_UNPLANNED_FAILOVER ||
+	    q->kind == DR_PREQ_APPLY_RECOVERY_POINT) {
+		json_object_set_new(o, "recovery_point", json_string(dr_rp_kind_name(q->rp.kind)));
+		if (q->rp.id)
+			json_object_set_new(o, "recovery_point_id", json_string(q->rp.id));
+	}
+	if (q->shutdown_source)
+		json_object_set_new(o, "shutdown_source", json_true());
+	if (q->network)
+		json_object_set_new(o, "network", json_string(q->network));
+	if (q->direction)
+		json_object_set_new(o, "direction", json_string(dr_direction_name(q->direction)));
+	return o;
+}
+
+/* The item is already where a successful operation of kind k leaves it. */
+static bool target_reached(dr_job *j, dr_preq_kind k, const dr_prov_item *it)
+{
+	switch (k) {
+	case DR_PREQ_TEST_FAILOVER:
+		return it->test_failover_state &&
+		       !strcmp(it->test_failover_state, "WaitingForCompletion");
+	case DR_PREQ_TEST_FAILOVER_CLEANUP:
+		return dr_prov_item_allows(it, "TestFailover");
+	case DR_PREQ_UNPLANNED_FAILOVER:
+		return it->active_location && !strcmp(it->active_location, "Recovery") &&
+		       it->instance_type && !strcmp(it->instance_type, "InMageRcm");
+	case DR_PREQ_COMMIT:
+		return it->committed;
+	case DR_PREQ_REPROTECT:
+		return it->direction == j->g->direction &&
+		       (!it->current_scenario || !strcmp(it->current_scenario, "None")) &&
+		       !dr_prov_item_allows(it, "Commit") &&
+		       !dr_prov_item_allows(it, "ReverseReplicate");
+	case DR_PREQ_PLANNED_FAILOVER:
+		return it->active_location && !strcmp(it->active_location, "Primary") &&
+		       it->instance_type && !strcmp(it->instance_type, "InMageRcmFailback");
+	default:
+		return false;
+	}
+}
+
+static void describe_item(dr_strbuf *sb, const dr_prov_item *it)
+{
+	dr_strbuf_addf(sb, "state %s", it->protection_state ? it->protection_state : "?");
+	if (it->current_scenario && strcmp(it->current_scenario, "None"))
+		dr_strbuf_addf(sb, ", running %s", it->current_scenario);
+	dr_strbuf_addstr(sb, "; allowed operations: ");
+	for (size_t k = 0; k < it->nallowed_ops; k++)
+		dr_strbuf_addf(sb, "%s%s", k ? ", " : "", it->allowed_ops[k]);
+	if (!it->nallowed_ops)
+		dr_strbuf_addstr(sb, "none");
+}
+
+static bool transient(int rc)
+{
+	return rc == DR_EIO || rc == DR_EAGAIN || rc == DR_ETIMEOUT;
+}
+
+static void retry_later(dr_job *j, size_t i, dr_loop_cb cb, const char *what,
+			const dr_prov_error *err)
+{
+	struct task *t = task_of(j, i);
+	uint64_t delay = 1000ull << (t->retries < 5 ? t->retries : 5);
+
+	if (++t->retries > 30) {
+		step_done(j, i, DR_SS_FAILED, "%s: the provider kept failing: %s", what,
+			  err && err->message ? err->message : "no reply");
+		return;
+	}
+	if (delay > (j->o.max_poll_ms ? j->o.max_poll_ms : 30000))
+		delay = j->o.max_poll_ms ? j->o.max_poll_ms : 30000;
+	t->timer = dr_loop_timer(j->o.loop, delay, cb, t);
+}
+
+static void poll_op(dr_job *j, size_t i);
+
+static void poll_timer_cb(dr_loop *loop, void *ud)
+{
+	struct task *t = ud;
+
+	(void)loop;
+	t->timer = NULL;
+	poll_op(t->j, t->i);
+}
+
+static void finish_op(dr_job *j, size_t i, const dr_prov_job *pj)
+{
+	struct xstep *x = &j->xs[i];
+	json_t *rec, *errs = json_array();
+	dr_strbuf why = DR_STRBUF_INIT;
+	bool ok = dr_prov_job_succeeded(pj);
+
+	if (crash_at(j, "before-finished", i))
+		return;
+	if (persist(j) < 0)
+		return;
+	for (size_t k = 0; k < pj->nerrors; k++) {
+		json_array_append_new(errs, dr_prov_error_to_json(&pj->errors[k]));
+		if (pj->errors[k].level && !strcmp(pj->errors[k].level, "Warning"))
+			continue;
+		dr_strbuf_addf(&why, "%s%s", why.len ? "; " : "",
+			       pj->errors[k].message ? pj->errors[k].message : "error");
+	}
+	rec = json_pack("{s:s,s:s,s:s,s:o,s:I,s:I}", "step", gstep(j, i)->id, "op_id",
+			pj->id, "op_status", pj->state, "errors", errs, "op_start",
+			(json_int_t)pj->start_ms, "op_end", (json_int_t)pj->end_ms);
+	if (machine_of(j, i))
+		json_object_set_new(rec, "machine", json_string(machine_of(j, i)));
+	if (pj->point.id && (pj->kind == DR_PREQ_UNPLANNED_FAILOVER ||
+			     pj->kind == DR_PREQ_TEST_FAILOVER ||
+			     pj->kind == DR_PREQ_PLANNED_FAILOVER ||
+			     pj->kind == DR_PREQ_APPLY_RECOVERY_POINT)) {
+		json_object_set_new(rec, "point",
+				    json_pack("{s:s,s:I,s:s}", "id", pj->point.id, "time",
+					      (json_int_t)pj->point.time_ms, "type",
+					      dr_point_type_name(pj->point.type)));
+		json_object_set_new(rec, "rpo_s", json_integer(pj->rpo_s));
+		if (ok)
+			json_object_set_new(j->rpo, machine_of(j, i), json_integer(pj->rpo_s));
+	}
+	if (jappend(j, "finished", rec) < 0) {
+		dr_strbuf_release(&why);
+		return;
+	}
+	if (!x->done_ops)
+		x->done_ops = json_array();
+	json_array_append_new(x->done_ops, json_string(pj->id));
+	x->opst = OP_FINISHED;
+	free(x->op_id);
+	x->op_id = NULL;
+	for (size_t k = 0; ok && k < pj->nerrors; k++)
+		if (pj->errors[k].level && !strcmp(pj->errors[k].level, "Warning"))
+			warn(j, i, "%s: %s", gstep(j, i)->id,
+			     pj->errors[k].message ? pj->errors[k].message : "warning");
+	if (ok)
+		step_done(j, i, DR_SS_SUCCEEDED, NULL);
+	else
+		step_done(j, i, DR_SS_FAILED, "%s %s: %s", pj->friendly_name ? pj->friendly_name
+			  : dr_preq_kind_name(pj->kind), pj->state,
+			  why.len ? why.buf : "no error details");
+	dr_strbuf_release(&why);
+}
+
+static void on_poll(void *ud, int rc, const dr_prov_job *pj, const dr_prov_error *err)
+{
+	struct task *t = ud;
+	dr_job *j = t->j;
+	size_t i = t->i;
+	uint64_t delay, maxp = j->o.max_poll_ms ? j->o.max_poll_ms : 30000;
+
+	if (j->fatal)
+		return;
+	if (rc == 0 && dr_prov_job_done(pj)) {
+		finish_op(j, i, pj);
+		return;
+	}
+	if (rc == 0) {
+		t->retries = 0;
+		delay = pj->poll_after_ms < maxp ? pj->poll_after_ms : maxp;
+		if (j->cancel && !j->xs[i].cancel_noted) {
+			j->xs[i].cancel_noted = true;
+			emit(j, "cancel-waiting",
+			     json_pack("{s:s,s:s}", "step", gstep(j, i)->id, "message",
+				       "waiting for this operation to finish: ASR operations "
+				       "in flight are not cancelled (a cancelled failover "
+				       "leaves the machine unable to replicate)"));
+		}
+		t->timer = dr_loop_timer(j->o.loop, delay, poll_timer_cb, t);
+		return;
+	}
+	if (transient(rc)) {
+		retry_later(j, i, poll_timer_cb, "poll", err);
+		return;
+	}
+	step_done(j, i, DR_SS_FAILED, "the provider does not know operation %s: %s",
+		  j->xs[i].op_id, err && err->message ? err->message : dr_strerror(rc));
+}
+
+static void poll_op(dr_job *j, size_t i)
+{
+	struct task *t = task_of(j, i);
+	int rc;
+
+	if (j->fatal)
+		return;
+	rc = dr_provider_poll(j->o.provider, j->xs[i].op_id, on_poll, t);
+	if (rc < 0)
+		step_done(j, i, DR_SS_FAILED, "poll %s: %s", j->xs[i].op_id, dr_error_msg());
+}
+
+static void on_start(void *ud, int rc, const char *op_id, const dr_prov_error *err)
+{
+	struct task *t = ud;
+	dr_job *j = t->j;
+	size_t i = t->i;
+	struct xstep *x = &j->xs[i];
+
+	if (j->fatal)
+		return;
+	if (rc == 0) {
+		/* The provider has it; a crash from here until the accepted
+		 * record is durable is what reconcile() exists for. */
+		if (persist(j) < 0)
+			return;
+		if (crash_at(j, "after-start-accepted", i))
+			return;
+		if (jappend(j, "accepted", json_pack("{s:s,s:s}", "step", gstep(j, i)->id,
+						      "op_id", op_id)) < 0)
+			return;
+		x->opst = OP_ACCEPTED;
+		x->op_id = dr_xstrdup(op_id);
+		if (crash_at(j, "after-accepted", i))
+			return;
+		poll_op(j, i);
+		return;
+	}
+	if (transient(rc)) {
+		/* Lost reply: it may or may not have been accepted. */
+		warn(j, i, "%s: no reply to the request (%s); looking for its job "
+		     "before doing anything else", gstep(j, i)->id,
+		     err && err->message ? err->message : dr_strerror(rc));
+		reconcile(j, i);
+		return;
+	}
+	{
+		json_t *errs = json_array();
+
+		if (err)
+			json_array_append_new(errs, dr_prov_error_to_json(err));
+		if (jappend(j, "finished", json_pack("{s:s,s:s,s:o}", "step", gstep(j, i)->id,
+						      "op_status", "Refused", "errors", errs)) < 0)
+			return;
+		x->opst = OP_FINISHED;
+		step_done(j, i, DR_SS_FAILED, "refused: %s",
+			  err && err->message ? err->message : dr_strerror(rc));
+	}
+}
+
+/* Journal the intent, then send. */
+static void send_op(dr_job *j, size_t i)
+{
+	struct xstep *x = &j->xs[i];
+	dr_op_request q;
+	char crid[DR_JOB_ID_MAX + 300];
+	json_t *rec;
+	int rc;
+
+	if (gstep(j, i)->kind == DR_STEP_COMMIT && !j->pnr_done) {
+		j->pnr_done = true;
+		if (jappend(j, "point-of-no-return", json_pack("{s:s}", "step", gstep(j, i)->id)) < 0)
+			return;
+		emit(j, "point-of-no-return",
+		     json_pack("{s:s,s:s}", "step", gstep(j, i)->id, "message",
+			       "committing the failover: other recovery points are "
+			       "deleted and there is no way back"));
+	}
+	if (crash_at(j, "before-intent", i))
+		return;
+	snprintf(crid, sizeof(crid), "%s/%s/%u.%zu", j->id, gstep(j, i)->id, x->attempt,
+		 x->done_ops ? json_array_size(x->done_ops) : 0);
+	free(x->crid);
+	x->crid = dr_xstrdup(crid);
+	fill_request(j, i, &q);
+	x->intent_pt = pnow(j);
+	rec = json_pack("{s:s,s:s,s:o,s:i,s:s,s:I}", "step", gstep(j, i)->id, "op",
+			dr_preq_kind_name(q.kind), "params", request_params(&q),
+			"attempt", (int)x->attempt, "crid", crid, "pt", (json_int_t)x->intent_pt);
+	if (q.item)
+		json_object_set_new(rec, "machine", json_string(q.item));
+	if (jappend(j, "intent", rec) < 0)
+		return;
+	x->opst = OP_INTENT;
+	rc = dr_provider_start(j->o.provider, &q, on_start, task_of(j, i));
+	if (rc < 0)
+		step_done(j, i, DR_SS_FAILED, "start: %s", dr_error_msg());
+}
+
+static void precheck(dr_job *j, size_t i);
+
+static void precheck_timer_cb(dr_loop *loop, void *ud)
+{
+	struct task *t = ud;
+
+	(void)loop;
+	t->timer = NULL;
+	precheck(t->j, t->i);
+}
+
+static void on_precheck(void *ud, int rc, const dr_prov_item *it, const dr_prov_error *err)
+{
+	struct task *t = ud;
+	dr_job *j = t->j;
+	size_t i = t->i;
+	dr_preq_kind k = (dr_preq_kind)preq_of(gstep(j, i)->kind);
+	const char *op = dr_preq_kind_asr_op(k);
+	dr_strbuf sb = DR_STRBUF_INIT;
+
+	if (j->fatal)
+		return;
+	if (rc < 0) {
+		if (transient(rc))
+			retry_later(j, i, precheck_timer_cb, "get item", err);
+		else
+			step_done(j, i, DR_SS_FAILED, "%s",
+				  err && err->message ? err->message : dr_strerror(rc));
+		return;
+	}
+	t->retries = 0;
+	if (dr_prov_item_allows(it, op)) {
+		send_op(j, i);
+		return;
+	}
+	describe_item(&sb, it);
+	if (target_reached(j, k, it)) {
+		if (jappend(j, "reconciled",
+			    json_pack("{s:s,s:s,s:s}", "step", gstep(j, i)->id, "result",
+				      "already-done", "why", sb.buf)) == 0)
+			step_done(j, i, DR_SS_SUCCEEDED,
+				  "already done: the item is where this step takes it (%s)",
+				  sb.buf);
+	} else {
+		step_done(j, i, DR_SS_FAILED, "item '%s' does not offer %s (%s)",
+			  it->name, op, sb.buf);
+	}
+	dr_strbuf_release(&sb);
+}
+
+static void precheck(dr_job *j, size_t i)
+{
+	if (dr_provider_get_item(j->o.provider, machine_of(j, i), on_precheck,
+				 task_of(j, i)) < 0)
+		step_done(j, i, DR_SS_FAILED, "get item: %s", dr_error_msg());
+}
+
+static void reconcile_timer_cb(dr_loop *loop, void *ud)
+{
+	struct task *t = ud;
+
+	(void)loop;
+	t->timer = NULL;
+	reconcile(t->j, t->i);
+}
+
+static void on_reconcile_item(void *ud, int rc, const dr_prov_item *it,
+			      const dr_prov_error *err)
+{
+	struct task *t = ud;
+	dr_job *j = t->j;
+	size_t i = t->i;
+	struct xstep *x = &j->xs[i];
+	dr_preq_kind k = (dr_preq_kind)preq_of(gstep(j, i)->kind);
+	const char *op = dr_preq_kind_asr_op(k);
+	dr_strbuf sb = DR_STRBUF_INIT;
+	const char *result;
+
+	if (j->fatal)
+		return;
+	if (rc < 0) {
+		if (transient(rc))
+			retry_later(j, i, reconcile_timer_cb, "get item", err);
+		else
+			step_done(j, i, DR_SS_FAILED, "reconcile: %s",
+				  err && err->message ? err->message : dr_strerror(rc));
+		return;
+	}
+	describe_item(&sb, it);
+	if (target_reached(j, k, it))
+		result = "already-done";
+	else if (dr_prov_item_allows(it, op) &&
+		 (!it->current_scenario || !strcmp(it->current_scenario, "None")))
+		result = "not-started";
+	else
+		result = "stuck";
+	if (jappend(j, "reconciled",
+		    json_pack("{s:s,s:s,s:s}", "step", gstep(j, i)->id, "result", result,
+			      "why", sb.buf)) < 0)
+		goto out;
+	if (!strcmp(result, "already-done")) {
+		x->opst = OP_NONE;
+		step_done(j, i, DR_SS_SUCCEEDED,
+			  "reconciled: no job found, and the item is already where "
+			  "this step takes it (%s)", sb.buf);
+	} else if (!strcmp(result, "not-started")) {
+		/* No job since the intent and the item still offers the
+		 * operation: the provider never got it. Now it is safe. */
+		x->opst = OP_NONE;
+		send_op(j, i);
+	} else {
+		step_done(j, i, DR_SS_FAILED,
+			  "cannot tell whether %s was started: no job found for item "
+			  "'%s' since the intent, and the item does not offer it (%s)",
+			  op, it->name, sb.buf);
+	}
+out:
+	dr_strbuf_release(&sb);
+}
+
+static void on_reconcile_jobs(void *ud, int rc, const dr_prov_job *jobs, size_t n,
+			      const dr_prov_error *err)
+{
+	struct task *t = ud;
+	dr_job *j = t->j;
+	size_t i = t->i;
+	struct xstep *x = &j->xs[i];
+	dr_preq_kind k = (dr_preq_kind)preq_of(gstep(j, i)->kind);
+	const dr_prov_job *pick = NULL;
+
+	if (j->fatal)
+		return;
+	if (rc < 0) {
+		if (transient(rc))
+			retry_later(j, i, reconcile_timer_cb, "find jobs", err);
+		else
+			step_done(j, i, DR_SS_FAILED, "reconcile: %s",
+				  err && err->message ? err->message : dr_strerror(rc));
+		return;
+	}
+	for (size_t m = 0; m < n; m++) {
+		bool known = false;
+
+		if (jobs[m].kind != k)
+			continue;
+		for (size_t d = 0; x->done_ops && d < json_array_size(x->done_ops); d++)
+			if (!strcmp(json_string_value(json_array_get(x->done_ops, d)),
+				    jobs[m].id))
+				known = true;
+		if (known)
+			continue;
+		/* Our own request id wins; otherwise the oldest of that kind. */
+		if (!pick || (x->crid && jobs[m].client_request_id &&
+			      !strcmp(jobs[m].client_request_id, x->crid)))
+			pick = &jobs[m];
+	}
+	if (pick) {
+		bool own = x->crid && pick->client_request_id &&
+			   !strcmp(pick->client_request_id, x->crid);
+
+		if (jappend(j, "adopted",
+			    json_pack("{s:s,s:s,s:s}", "step", gstep(j, i)->id, "op_id",
+				      pick->id, "why",
+				      own ? "the provider has a job with this intent's request id"
+					  : "the provider has a job of this kind for the item "
+					    "since the intent")) < 0)
+			return;
+		x->opst = OP_ACCEPTED;
+		free(x->op_id);
+		x->op_id = dr_xstrdup(pick->id);
+		if (dr_prov_job_done(pick))
+			finish_op(j, i, pick);
+		else
+			poll_op(j, i);
+		return;
+	}
+	if (dr_provider_get_item(j->o.provider, machine_of(j, i), on_reconcile_item, t) < 0)
+		step_done(j, i, DR_SS_FAILED, "get item: %s", dr_error_msg());
+}
+
+/*
+ * The outcome of the last intent is unknown: ask the provider what it has
+ * for the item since the intent, and never send blindly.
+ */
+static void reconcile(dr_job *j, size_t i)
+{
+	struct xstep *x = &j->xs[i];
+
+	if (j->fatal)
+		return;
+	if (dr_provider_find_jobs(j->o.provider, machine_of(j, i), x->intent_pt,
+				  on_reconcile_jobs, task_of(j, i)) < 0)
+		step_done(j, i, DR_SS_FAILED, "find jobs: %s", dr_error_msg());
+}
+
+static void op_begin(dr_job *j, size_t i)
+{
+	struct xstep *x = &j->xs[i];
+
+	switch (x->opst) {
+	case OP_INTENT:
+		reconcile(j, i);
+		break;
+	case OP_ACCEPTED:
+		poll_op(j, i);
+		break;
+	case OP_FINISHED:
+		/* A retry after a finished attempt: look for work started
+		 * since then (someone else's) before sending again. */
+		if (x->intent_pt) {
+			reconcile(j, i);
+			break;
+		}
+		/* fall through */
+	default:
+		precheck(j, i);
+		break;
+	}
+}
+
+/* ---- hooks ------------------------------------------------------------- */
+
+static uint64_t hook_clock(void *ud)
+{
+	return dr_loop_now(ud);
+}
+
+static void hook_drive(dr_job *j, size_t i, int rc);
+
+static void hook_finish(dr_job *j, size_t i)
+{
+	struct task *t = j->xs[i].task;
+	const dr_hook_outcome *oc = dr_hook_outcome_get(t->hook);
+	json_t *log = json_array(), *rec;
+	size_t n = dr_hook_log_count(t->hook), from = n > 50 ? n - 50 : 0;
+	char *msg;
+
+	for (size_t k = from; k < n; k++) {
+		const dr_hook_log_line *l = dr_hook_log_at(t->hook, k);
+
+		json_array_append_new(log, json_pack("{s:s,s:s}", "level", l->level,
+						     "text", l->text));
+	}
+	rec = json_pack("{s:s,s:s,s:s,s:O,s:o}", "step", gstep(j, i)->id, "status",
+			dr_hook_status_name(oc->status), "message", oc->message ? oc->message : "",
+			"outputs", dr_hook_outputs(t->hook), "log", log);
+	if (jappend(j, "hook", rec) < 0)
+		return;
+	if (oc->status == DR_HOOK_OK) {
+		step_done(j, i, DR_SS_SUCCEEDED, NULL);
+		return;
+	}
+	msg = dr_xstrdup(oc->message ? oc->message : "");
+	if (oc->status == DR_HOOK_CANCELLED)
+		step_done(j, i, DR_SS_CANCELLED, "hook cancelled");
+	else
+		step_done(j, i, DR_SS_FAILED, "hook %s: %s", dr_hook_status_name(oc->status), msg);
+	free(msg);
+}
+
+static void hook_resume_cb(dr_loop *loop, void *ud)
+{
+	struct task *t = ud;
+	dr_job *j = t->j;
+	const dr_hook_request *rq;
+	json_t *res = NULL;
+
+	(void)loop;
+	t->timer = NULL;
+	t->defer = NULL;
+	if (j->fatal)
+		return;
+	rq = dr_hook_pending(t->hook);
+	if (rq && (rq->kind == DR_HOOK_REQ_HTTP || rq->kind == DR_HOOK_REQ_TCP ||
+		   rq->kind == DR_HOOK_REQ_DNS)) {
+		char m[96];
+
+		snprintf(m, sizeof(m), "%s requests are not available yet",
+			 dr_hook_req_name(rq->kind));
+		res = json_pack("{s:s}", "error", m);
+	}
+	hook_drive(j, t->i, dr_hook_complete(t->hook, res));
+	json_decref(res);
+}
+
+static void hook_deadline_cb(dr_loop *loop, void *ud)
+{
+	struct task *t = ud;
+
+	(void)loop;
+	t->deadline = NULL;
+	if (t->j->fatal)
+		return;
+	dr_loop_timer_cancel(t->j->o.loop, t->timer);
+	t->timer = NULL;
+	if (t->defer)
+		dr_loop_defer_cancel(t->j->o.loop, t->defer);
+	t->defer = NULL;
+	dr_hook_abort(t->hook, DR_HOOK_TIMEOUT);
+	hook_finish(t->j, t->i);
+}
+
+static void hook_drive(dr_job *j, size_t i, int rc)
+{
+	struct task *t = j->xs[i].task;
+	const dr_hook_request *rq;
+
+	if (rc < 0) {
+		step_done(j, i, DR_SS_FAILED, "hook: %s", dr_error_msg());
+		return;
+	}
+	if (rc == DR_HOOK_DONE) {
+		hook_finish(j, i);
+		return;
+	}
+	rq = dr_hook_pending(t->hook);
+	if (rq->kind == DR_HOOK_REQ_SLEEP) {
+		json_int_t ms = json_integer_value(json_object_get(rq->params, "ms"));
+
+		t->timer = dr_loop_timer(j->o.loop, ms > 0 ? (uint64_t)ms : 0,
+					 hook_resume_cb, t);
+	} else {
+		t->defer = dr_loop_defer(j->o.loop, hook_resume_cb, t);
+	}
+	if (!t->deadline) {
+		uint64_t now = dr_loop_now(j->o.loop), dl = dr_hook_deadline(t->hook);
+
+		t->deadline = dr_loop_timer(j->o.loop, dl > now ? dl - now : 0,
+					    hook_deadline_cb, t);
+	}
+}
+
+static void run_hook(dr_job *j, size_t i)
+{
+	const dr_step *s = gstep(j, i);
+	const dr_action *a = s->action;
+	struct task *t = task_of(j, i);
+	dr_hook_opts ho;
+	dr_strbuf path = DR_STRBUF_INIT, ldir = DR_STRBUF_INIT;
+	json_t *ctx;
+	int rc;
+
+	memset(&ho, 0, sizeof(ho));
+	ho.timeout_ms = a->timeout.ms;
+	ho.clock_ms = hook_clock;
+	ho.ud = j->o.loop;
+	if (a->env.n) {
+		t->env = dr_xcalloc(a->env.n + 1, sizeof(*t->env));
+		memcpy(t->env, a->env.v, a->env.n * sizeof(*t->env));
+		ho.env = t->env;
+	}
+	if (j->o.lua_dir)
+		dr_strbuf_addstr(&ldir, j->o.lua_dir);
+	else
+		dr_strbuf_addf(&ldir, "%s/lua", j->p->dir ? j->p->dir : ".");
+	ho.lua_dir = ldir.buf;
+	if (a->lua.v && a->lua.v[0] == '/')
+		dr_strbuf_addstr(&path, a->lua.v);
+	else
+		dr_strbuf_addf(&path, "%s/%s", j->p->dir ? j->p->dir : ".",
+			       a->lua.v ? a->lua.v : "");
+	if ((rc = dr_hook_new(&ho, &t->hook)) < 0 ||
+	    (rc = dr_hook_load_file(t->hook, path.buf)) < 0) {
+		step_done(j, i, DR_SS_FAILED, "hook: %s", dr_error_msg());
+		goto out;
+	}
+	ctx = json_pack("{s:s,s:s,s:s,s:s,s:i}", "plan", j->p->name.v ? j->p->name.v : "",
+			"operation", dr_operation_name(j->g->op), "job", j->id, "step", s->id,
+			"attempt", (int)j->xs[i].attempt);
+	if (s->group >= 0)
+		json_object_set_new(ctx, "group", json_string(j->p->groups[s->group].name.v));
+	if (machine_of(j, i))
+		json_object_set_new(ctx, "machine", json_string(machine_of(j, i)));
+	dr_hook_set_context(t->hook, ctx);
+	json_decref(ctx);
+	if (a->args) {
+		json_t *args = dr_ynode_to_json(a->args);
+
+		if (args)
+			dr_hook_set_args(t->hook, args);
+		json_decref(args);
+	}
+	hook_drive(j, i, dr_hook_start(t->hook));
+out:
+	dr_strbuf_release(&path);
+	dr_strbuf_release(&ldir);
+}
+
+/* ---- gates, holds, checks ---------------------------------------------- */
+
+static json_t *gate_obj(dr_job *j, size_t i)
+{
+	json_t *g = json_object_get(j->gates, gstep(j, i)->id);
+
+	if (!g) {
+		g = json_object();
+		json_object_set_new(j->gates, gstep(j, i)->id, g);
+	}
+	return g;
+}
+
+static unsigned gate_needed(dr_job *j, size_t i)
+{
+	long long n = gstep(j, i)->gate ? gstep(j, i)->gate->approvals.v : 1;
+
+	return n < 1 ? 1 : (unsigned)n;
+}
+
+/* Distinct approvers so far. */
+static unsigned gate_approved(dr_job *j, size_t i, dr_strbuf *who)
+{
+	json_t *a = json_object_get(gate_obj(j, i), "approvals");
+	unsigned n = 0;
+
+	for (size_t k = 0; k < json_array_size(a); k++) {
+		const char *by = json_string_value(json_object_get(json_array_get(a, k), "by"));
+		bool dup = false;
+
+		for (size_t m = 0; m < k; m++)
+			if (!strcmp(by, json_string_value(json_object_get(json_array_get(a, m), "by"))))
+				dup = true;
+		if (!dup) {
+			n++;
+			if (who)
+				dr_strbuf_addf(who, "%s%s", who->len ? ", " : "", by);
+		}
+	}
+	return n;
+}
+
+static void gate_eval(dr_job *j, size_t i)
+{
+	dr_strbuf who = DR_STRBUF_INIT;
+
+	if (j->xs[i].st == DR_SS_WAITING && gate_approved(j, i, &who) >= gate_needed(j, i))
+		step_done(j, i, DR_SS_SUCCEEDED, "approved by %s", who.buf);
+	dr_strbuf_release(&who);
+}
+
+static void tick_cb(dr_loop *loop, void *ud);
+
+static void arm_tick(dr_job *j, size_t i)
+{
+	struct task *t = task_of(j, i);
+
+	if (!t->timer)
+		t->timer = dr_loop_timer(j->o.loop, j->o.tick_ms ? j->o.tick_ms : 1000,
+					 tick_cb, t);
+}
+
+static void gate_wait(dr_job *j, size_t i, bool announce_only)
+{
+	const dr_gate *gt = gstep(j, i)->gate;
+	json_t *ev;
+
+	if (!announce_only) {
+		json_t *rec = json_pack("{s:s,s:s,s:s,s:i,s:s}", "gate", gstep(j, i)->id,
+					"step", gstep(j, i)->id, "event", "waiting", "needed",
+					(int)gate_needed(j, i), "checks", "passed");
+
+		if (jappend(j, "gate", rec) < 0)
+			return;
+		json_object_set_new(gate_obj(j, i), "waiting_since", json_integer(pnow(j)));
+		if (set_state(j, i, DR_SS_WAITING, "waiting for approval") < 0)
+			return;
+	}
+	ev = json_pack("{s:s,s:s,s:i,s:i}", "step", gstep(j, i)->id, "gate",
+		       gstep(j, i)->gate_name ? gstep(j, i)->gate_name : gstep(j, i)->id,
+		       "approvals", (int)gate_needed(j, i), "approved",
+		       (int)gate_approved(j, i, NULL));
+	if (gt && gt->timeout.ms)
+		json_object_set_new(ev, "timeout_ms", json_integer((json_int_t)gt->timeout.ms));
+	emit(j, "gate-waiting", ev);
+	arm_tick(j, i);
+	gate_eval(j, i);
+}
+
+static void gate_check_done(dr_job *j, size_t i)
+{
+	struct task *t = j->xs[i].task;
+
+	if (t->pending > 0 || j->fatal)
+		return;
+	if (j->cancel) {
+		step_done(j, i, DR_SS_CANCELLED, "cancelled");
+		return;
+	}
+	if (t->msg.len) {
+		char *m = dr_xstrdup(t->msg.buf);
+
+		step_done(j, i, DR_SS_FAILED, "gate checks failed: %s", m);
+		free(m);
+		return;
+	}
+	gate_wait(j, i, false);
+}
+
+static void on_gate_item(void *ud, int rc, const dr_prov_item *it, const dr_prov_error *err)
+{
+	struct task *t = ud;
+	dr_job *j = t->j;
+
+	t->pending--;
+	if (j->fatal)
+		return;
+	if (rc < 0)
+		dr_strbuf_addf(&t->msg, "%s%s", t->msg.len ? "; " : "",
+			       err && err->message ? err->message : dr_strerror(rc));
+	else if (!dr_prov_item_allows(it, "Commit"))
+		dr_strbuf_addf(&t->msg, "%s%s is not failed over and ready to commit (%s)",
+			       t->msg.len ? "; " : "", it->name,
+			       it->protection_state ? it->protection_state : "?");
+	gate_check_done(j, t->i);
+}
+
+static void run_gate(dr_job *j, size_t i)
+{
+	const dr_gate *gt = gstep(j, i)->gate;
+	unsigned checks = gt ? gt->checks : 0;
+	struct task *t = task_of(j, i);
+
+	dr_strbuf_reset(&t->msg);
+	t->pending = 1; /* held until every check is sent */
+	if (checks & DR_CHECK_POST_HOOKS) {
+		for (size_t k = 0; k < j->n; k++) {
+			const dr_step *s = gstep(j, k);
+
+			if (s->kind == DR_STEP_HOOK && s->phase == DR_PHASE_MAIN &&
+			    j->xs[k].st != DR_SS_SUCCEEDED)
+				dr_strbuf_addf(&t->msg, "%shook %s is %s",
+					       t->msg.len ? "; " : "", s->id,
+					       state_names[j->xs[k].st]);
+		}
+	}
+	if (checks & (DR_CHECK_CRITICAL_HEALTHY | DR_CHECK_ALL_HEALTHY)) {
+		for (size_t g = 0; g < j->p->ngroups; g++)
+			for (size_t m = 0; m < j->p->groups[g].nmachines; m++) {
+				const dr_machine *mm = &j->p->machines[j->p->groups[g].machines[m]];
+
+				if (!(checks & DR_CHECK_ALL_HEALTHY) && !mm->critical.v)
+					continue;
+				t->pending++;
+				if (dr_provider_get_item(j->o.provider, mm->name.v,
+							 on_gate_item, t) < 0) {
+					t->pending--;
+					dr_strbuf_addf(&t->msg, "%s%s", t->msg.len ? "; " : "",
+						       dr_error_msg());
+				}
+			}
+	}
+	t->pending--;
+	gate_check_done(j, i);
+}
+
+static void gate_timeout(dr_job *j, size_t i)
+{
+	const dr_gate *gt = gstep(j, i)->gate;
+	json_t *go = gate_obj(j, i);
+	char d[32];
+
+	if (json_object_get(go, "timed_out"))
+		return;
+	json_object_set_new(go, "timed_out", json_true());
+	dr_format_duration(gt->timeout.ms, d, sizeof(d));
+	if (jappend(j, "gate", json_pack("{s:s,s:s}", "gate", gstep(j, i)->id, "event",
+					 "timeout")) < 0)
+		return;
+	switch (gt->on_timeout) {
+	case DR_TIMEOUT_WAIT:
+		warn(j, i, "%s: no decision after %s; still waiting (onTimeout: wait)",
+		     gstep(j, i)->id, d);
+		break;
+	case DR_TIMEOUT_COMMIT:
+		step_done(j, i, DR_SS_SUCCEEDED,
+			  "no decision after %s: going on (onTimeout: commit)", d);
+		break;
+	case DR_TIMEOUT_ROLLBACK:
+		step_done(j, i, DR_SS_FAILED,
+			  "no decision after %s (onTimeout: rollback): a failover "
+			  "cannot be rolled back; the job stops at the gate", d);
+		break;
+	case DR_TIMEOUT_FAIL:
+		step_done(j, i, DR_SS_FAILED, "no decision after %s (onTimeout: fail)", d);
+		break;
+	}
+}
+
+static void tick_cb(dr_loop *loop, void *ud)
+{
+	struct task *t = ud;
+	dr_job *j = t->j;
+	size_t i = t->i;
+	const dr_step *s = gstep(j, i);
+	int64_t now;
+
+	(void)loop;
+	t->timer = NULL;
+	if (j->fatal)
+		return;
+	now = pnow(j);
+	if (s->kind == DR_STEP_WAIT && j->xs[i].st == DR_SS_RUNNING) {
+		if (now - j->xs[i].start_pt >= (int64_t)s->wait_ms) {
+			step_done(j, i, DR_SS_SUCCEEDED, NULL);
+			return;
+		}
+	} else if (s->kind == DR_STEP_GATE && j->xs[i].st == DR_SS_WAITING) {
+		json_t *since = json_object_get(gate_obj(j, i), "waiting_since");
+
+		if (s->gate && s->gate->timeout.ms && since &&
+		    now - json_integer_value(since) >= (int64_t)s->gate->timeout.ms)
+			gate_timeout(j, i);
+		if (j->xs[i].st != DR_SS_WAITING)
+			return;
+		/* A gate that keeps waiting needs no ticks once timed out. */
+		if (!s->gate || !s->gate->timeout.ms ||
+		    json_object_get(gate_obj(j, i), "timed_out"))
+			return;
+	} else {
+		return;
+	}
+	arm_tick(j, i);
+}
+
+static void on_verify_item(void *ud, int rc, const dr_prov_item *it, const dr_prov_error *err)
+{
+	struct task *t = ud;
+	dr_job *j = t->j;
+
+	t->pending--;
+	if (j->fatal)
+		return;
+	if (rc < 0)
+		dr_strbuf_addf(&t->msg, "%s%s", t->msg.len ? "; " : "",
+			       err && err->message ? err->message : dr_strerror(rc));
+	else if (it->test_failover_state && strcmp(it->test_failover_state, "None"))
+		dr_strbuf_addf(&t->msg, "%s%s still has a test failover (%s)",
+			       t->msg.len ? "; " : "", it->name, it->test_failover_state);
+	if (t->pending)
+		return;
+	if (t->msg.len) {
+		char *m = dr_xstrdup(t->msg.buf);
+
+		step_done(j, t->i, DR_SS_FAILED, "cleanup incomplete: %s", m);
+		free(m);
+	} else {
+		step_done(j, t->i, DR_SS_SUCCEEDED, NULL);
+	}
+}
+
+static void run_verify(dr_job *j, size_t i)
+{
+	struct task *t = task_of(j, i);
+
+	dr_strbuf_reset(&t->msg);
+	t->pending = 1;
+	for (size_t g = 0; g < j->p->ngroups; g++)
+		for (size_t m = 0; m < j->p->groups[g].nmachines; m++) {
+			t->pending++;
+			if (dr_provider_get_item(j->o.provider,
+						 j->p->machines[j->p->groups[g].machines[m]].name.v,
+						 on_verify_item, t) < 0)
+				t->pending--;
+		}
+	/* Drop the hold through the callback path. */
+	t->pending--;
+	if (t->pending == 0)
+		step_done(j, i, t->msg.len ? DR_SS_FAILED : DR_SS_SUCCEEDED, NULL);
+}
+
+static void manual_wait(dr_job *j, size_t i, bool announce_only)
+{
+	const dr_action *a = gstep(j, i)->action;
+
+	if (!announce_only && set_state(j, i, DR_SS_WAITING, "waiting for `continue`") < 0)
+		return;
+	if (j->g->op == DR_OP_DRILL && j->p->drill.manual_policy.v &&
+	    !strcmp(j->p->drill.manual_policy.v, "auto-approve")) {
+		step_done(j, i, DR_SS_SUCCEEDED, "auto-approved (drill unattended: manual: auto-approve)");
+		return;
+	}
+	emit(j, "manual-waiting",
+	     json_pack("{s:s,s:s}", "step", gstep(j, i)->id, "instruction",
+		       a && a->manual.v ? a->manual.v : ""));
+}
+
+static void run_step(dr_job *j, size_t i)
+{
+	const dr_step *s = gstep(j, i);
+
+	if (s->kind == DR_STEP_MANUAL) {
+		manual_wait(j, i, false);
+		return;
+	}
+	if (set_state(j, i, DR_SS_RUNNING, NULL) < 0)
+		return;
+	switch (s->kind) {
+	case DR_STEP_GROUP_START:
+	case DR_STEP_GROUP_JOIN:
+	case DR_STEP_GROUP_END:
+		step_done(j, i, DR_SS_SUCCEEDED, NULL);
+		break;
+	case DR_STEP_SHUTDOWN_SOURCE:
+		/* ASR shuts the source down as the failover's first task
+		 * (shutdownSource in the request): nothing to send here. */
+		step_done(j, i, DR_SS_SUCCEEDED, "done by the failover request");
+		break;
+	case DR_STEP_HOOK:
+		run_hook(j, i);
+		break;
+	case DR_STEP_GATE:
+		run_gate(j, i);
+		break;
+	case DR_STEP_WAIT:
+		arm_tick(j, i);
+		break;
+	case DR_STEP_VERIFY_CLEANUP:
+		run_verify(j, i);
+		break;
+	default:
+		assert(preq_of(s->kind) >= 0);
+		op_begin(j, i);
+		break;
+	}
+}
+
+/* ---- control requests -------------------------------------------------- */
+
+static long find_step(dr_job *j, const char *id)
+{
+	json_t *v = id ? json_object_get(j->ids, id) : NULL;
+
+	return v ? (long)json_integer_value(v) : -1;
+}
+
+static long waiting_gate(dr_job *j, const char *name)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		const dr_step *s = gstep(j, i);
+
+		if (s->kind != DR_STEP_GATE || j->xs[i].st != DR_SS_WAITING)
+			continue;
+		if (name && strcmp(name, s->id) &&
+		    (!s->gate_name || strcmp(name, s->gate_name)))
+			continue;
+		return (long)i;
+	}
+	return -1;
+}
+
+static void recompute_halt(dr_job *j)
+{
+	j->halt = false;
+	for (size_t i = 0; i < j->n; i++)
+		if (j->xs[i].st == DR_SS_FAILED && !j->xs[i].nc_failed)
+			j->halt = true;
+}
+
+static void reopen(dr_job *j)
+{
+	if (!j->ended)
+		return;
+	if (jappend(j, "job-reopen", NULL) < 0)
+		return;
+	j->ended = false;
+	j->cancel = false;
+	j->rejected = false;
+	j->status = DR_JOB_RUNNING;
+}
+
+static void do_cancel(dr_job *j)
+{
+	j->cancel = true;
+	for (size_t i = 0; i < j->n && !j->fatal; i++) {
+		struct xstep *x = &j->xs[i];
+
+		if (x->st == DR_SS_WAITING ||
+		    (x->st == DR_SS_RUNNING && gstep(j, i)->kind == DR_STEP_WAIT)) {
+			step_done(j, i, DR_SS_CANCELLED, "cancelled");
+		} else if (x->st == DR_SS_RUNNING && x->task && x->task->hook &&
+			   dr_hook_pending(x->task->hook)) {
+			struct task *t = x->task;
+
+			dr_loop_timer_cancel(j->o.loop, t->timer);
+			t->timer = NULL;
+			if (t->defer)
+				dr_loop_defer_cancel(j->o.loop, t->defer);
+			t->defer = NULL;
+			dr_hook_abort(t->hook, DR_HOOK_CANCELLED);
+			hook_finish(j, i);
+		} else if (x->st == DR_SS_RUNNING && preq_of(gstep(j, i)->kind) >= 0 &&
+			   !x->cancel_noted) {
+			x->cancel_noted = true;
+			emit(j, "cancel-waiting",
+			     json_pack("{s:s,s:s}", "step", gstep(j, i)->id, "message",
+				       "waiting for this operation to finish: ASR operations "
+				       "in flight are not cancelled (a cancelled failover "
+				       "leaves the machine unable to replicate)"));
+		}
+	}
+}
+
+/* Act on one request; returns NULL (accepted) or why it was refused. */
+static const char *handle(dr_job *j, json_t *rq, dr_strbuf *why)
+{
+	const char *action = json_string_value(json_object_get(rq, "action"));
+	const char *by = json_string_value(json_object_get(rq, "by"));
+	const char *stepid = json_string_value(json_object_get(rq, "step"));
+	long i = find_step(j, stepid);
+
+	if (!by)
+		by = "unknown";
+	if (!action)
+		return "no action";
+	if (!strcmp(action, "approve") || !strcmp(action, "reject")) {
+		long g = waiting_gate(j, json_string_value(json_object_get(rq, "gate")));
+		json_t *c = json_object_get(rq, "comment");
+
+		if (g < 0) {
+			dr_strbuf_addf(why, "job %s is not waiting at a gate", j->id);
+			return why->buf;
+		}
+		if (!strcmp(action, "approve")) {
+			json_t *a = json_pack("{s:s,s:s}", "gate", gstep(j, g)->id, "by", by);
+
+			if (json_is_string(c))
+				json_object_set(a, "comment", c);
+			if (jappend(j, "approval", json_deep_copy(a)) < 0) {
+				json_decref(a);
+				return NULL;
+			}
+			if (!json_object_get(gate_obj(j, g), "approvals"))
+				json_object_set_new(gate_obj(j, g), "approvals", json_array());
+			json_array_append_new(json_object_get(gate_obj(j, g), "approvals"), a);
+			gate_eval(j, g);
+		} else {
+			if (jappend(j, "gate", json_pack("{s:s,s:s,s:s,s:s}", "gate", gstep(j, g)->id,
+							 "event", "rejected", "by", by, "comment",
+							 json_is_string(c) ? json_string_value(c) : "")) < 0)
+				return NULL;
+			j->rejected = true;
+			step_done(j, g, DR_SS_FAILED, "rejected by %s%s%s", by,
+				  json_is_string(c) ? ": " : "",
+				  json_is_string(c) ? json_string_value(c) : "");
+		}
+		return NULL;
+	}
+	if (!strcmp(action, "cancel")) {
+		if (j->ended) {
+			dr_strbuf_addf(why, "job %s has already ended (%s)", j->id,
+				       status_names[j->status]);
+			return why->buf;
+		}
+		do_cancel(j);
+		return NULL;
+	}
+	if (!strcmp(action, "retry") || !strcmp(action, "skip") || !strcmp(action, "continue")) {
+		struct xstep *x;
+
+		if (i < 0) {
+			dr_strbuf_addf(why, "no step '%s' in job %s", stepid ? stepid : "", j->id);
+			return why->buf;
+		}
+		x = &j->xs[i];
+		if (!strcmp(action, "continue")) {
+			if (gstep(j, i)->kind != DR_STEP_MANUAL || x->st != DR_SS_WAITING) {
+				dr_strbuf_addf(why, "step '%s' is not a manual step waiting to "
+					       "be continued (it is %s)", stepid,
+					       state_names[x->st]);
+				return why->buf;
+			}
+			step_done(j, i, DR_SS_SUCCEEDED, "continued by %s", by);
+			return NULL;
+		}
+		if (!strcmp(action, "retry")) {
+			if (x->st != DR_SS_FAILED && x->st != DR_SS_CANCELLED) {
+				dr_strbuf_addf(why, "step '%s' is %s; only failed or cancelled "
+					       "steps can be retried", stepid, state_names[x->st]);
+				return why->buf;
+			}
+			reopen(j);
+			if (gstep(j, i)->kind == DR_STEP_GATE) {
+				if (jappend(j, "gate", json_pack("{s:s,s:s}", "gate", gstep(j, i)->id,
+								 "event", "reset")) < 0)
+					return NULL;
+				json_object_del(gate_obj(j, i), "approvals");
+				json_object_del(gate_obj(j, i), "timed_out");
+				j->rejected = false;
+			}
+			x->attempt++;
+			if (set_state(j, i, DR_SS_READY, NULL) < 0)
+				return NULL;
+			recompute_halt(j);
+			push_ready(j, i);
+			return NULL;
+		}
+		if (gstep(j, i)->kind == DR_STEP_GATE) {
+			dr_strbuf_addf(why, "step '%s' is a gate; gates cannot be skipped", stepid);
+			return why->buf;
+		}
+		if (x->st != DR_SS_FAILED && x->st != DR_SS_CANCELLED &&
+		    !(x->st == DR_SS_WAITING && gstep(j, i)->kind == DR_STEP_MANUAL)) {
+			dr_strbuf_addf(why, "step '%s' is %s; only failed, cancelled or "
+				       "waiting manual steps can be skipped", stepid,
+				       state_names[x->st]);
+			return why->buf;
+		}
+		reopen(j);
+		step_done(j, i, DR_SS_SKIPPED, "skipped by %s", by);
+		recompute_halt(j);
+		return NULL;
+	}
+	dr_strbuf_addf(why, "'%s' is not supported by this runner", action);
+	return why->buf;
+}
+
+static void read_control(dr_job *j)
+{
+	dr_strbuf key = DR_STRBUF_INIT, buf = DR_STRBUF_INIT, why = DR_STRBUF_INIT;
+	uint64_t size = 0;
+	size_t pos = 0;
+
+	dr_job__control_key(j->id, &key);
+	if (dr_store_size(j->o.store, key.buf, &size) < 0 || size <= j->ctl_offset)
+		goto out;
+	if (dr_store_read_range(j->o.store, key.buf, j->ctl_offset,
+				(size_t)(size - j->ctl_offset), &buf) < 0)
+		goto out;
+	while (!j->fatal) {
+		char *nl = memchr(buf.buf + pos, '\n', buf.len - pos);
+		json_t *rq, *rec;
+		const char *refused;
+
+		if (!nl)
+			break; /* a request still being written */
+		*nl = '\0';
+		rq = json_loads(buf.buf + pos, 0, NULL);
+		pos = (size_t)(nl - buf.buf) + 1;
+		dr_strbuf_reset(&why);
+		if (!json_is_object(rq))
+			refused = "not a JSON object";
+		else
+			refused = handle(j, rq, &why);
+		if (j->fatal) {
+			json_decref(rq);
+			break;
+		}
+		rec = json_pack("{s:I,s:O?,s:s}", "offset", (json_int_t)(j->ctl_offset + pos),
+				"request", json_is_object(rq) ? rq : NULL, "result",
+				refused ? "refused" : "accepted");
+		if (refused)
+			json_object_set_new(rec, "message", json_string(refused));
+		if (jappend(j, "control", json_deep_copy(rec)) < 0) {
+			json_decref(rec);
+			json_decref(rq);
+			break;
+		}
+		emit(j, "control", rec);
+		json_decref(rq);
+	}
+	j->ctl_offset += pos;
+out:
+	dr_strbuf_release(&key);
+	dr_strbuf_release(&buf);
+	dr_strbuf_release(&why);
+}
+
+static void ctl_timer_cb(dr_loop *loop, void *ud)
+{
+	dr_job *j = ud;
+
+	(void)loop;
+	j->ctl_timer = NULL;
+	if (j->fatal || j->ended)
+		return;
+	read_control(j);
+	schedule(j);
+	if (!j->fatal && !j->ended && !j->detached)
+		j->ctl_timer = dr_loop_timer(j->o.loop, j->o.control_poll_ms
+					     ? j->o.control_poll_ms : 1000, ctl_timer_cb, j);
+}
+
+/* ---- the end ----------------------------------------------------------- */
+
+static void end_job(dr_job *j, dr_job_status_code st, const char *msg)
+{
+	int64_t now = pnow(j);
+	json_t *rec = json_pack("{s:s,s:I,s:I,s:O}", "status", status_names[st],
+				"duration_ms", (json_int_t)(now - j->start_pt), "rto_ms",
+				(json_int_t)(j->main_end_pt > j->start_pt
+					     ? j->main_end_pt - j->start_pt : 0),
+				"rpo", j->rpo);
+
+	if (msg)
+		json_object_set_new(rec, "message", json_string(msg));
+	if (jappend(j, "job-end", json_deep_copy(rec)) < 0) {
+		json_decref(rec);
+		return;
+	}
+	j->ended = true;
+	j->status = st;
+	json_object_set_new(rec, "warnings", json_integer((json_int_t)j->warnings));
+	json_object_set_new(rec, "job", json_string(j->id));
+	emit(j, "job-finished", rec);
+}
+
+static void check_done(dr_job *j)
+{
+	size_t done;
+
+	if (j->fatal || j->ended || j->cnt[DR_SS_RUNNING] > 0)
+		return;
+	if (j->rh < j->rn && !j->halt && !j->cancel)
+		return; /* schedule() will start them */
+	if (j->cancel) {
+		for (size_t i = 0; i < j->n && !j->fatal; i++)
+			if (j->xs[i].st == DR_SS_WAITING)
+				step_done(j, i, DR_SS_CANCELLED, "cancelled");
+		if (!j->fatal)
+			end_job(j, DR_JOB_CANCELLED, "cancelled on request");
+		return;
+	}
+	if (j->rejected) {
+		end_job(j, DR_JOB_REJECTED, "rejected at the gate: failed over, not committed");
+		return;
+	}
+	if (j->halt) {
+		end_job(j, DR_JOB_FAILED, "a critical step failed; `retry STEP` or `skip STEP` "
+			"to continue");
+		return;
+	}
+	if (j->cnt[DR_SS_WAITING] > 0) {
+		if (j->status != DR_JOB_WAITING) {
+			j->status = DR_JOB_WAITING;
+			jappend(j, "job-waiting", NULL);
+		}
+		return;
+	}
+	done = j->cnt[DR_SS_SUCCEEDED] + j->cnt[DR_SS_SKIPPED] + j->cnt[DR_SS_FAILED];
+	if (done == j->n) {
+		end_job(j, DR_JOB_SUCCEEDED, j->cnt[DR_SS_FAILED]
+			? "succeeded with warnings: optional steps failed" : NULL);
+		return;
+	}
+	/* Nothing runs, nothing waits, and steps remain: their dependencies
+	 * can no longer succeed (cancelled steps). */
+	end_job(j, DR_JOB_FAILED, "steps are blocked by cancelled dependencies");
+}
+
+/* ---- setup ------------------------------------------------------------- */
+
+static uint32_t graph_digest(const dr_graph *g)
+{
+	uint32_t crc = 0;
+
+	for (size_t i = 0; i < g->nsteps; i++) {
+		crc = dr_crc32c(crc, g->steps[i].id, strlen(g->steps[i].id) + 1);
+		crc = dr_crc32c(crc, &(uint8_t){ (uint8_t)g->steps[i].kind }, 1);
+	}
+	return crc;
+}
+
+static void job_alloc(dr_job *j, const dr_plan *p, const dr_graph *g, const dr_job_opts *o)
+{
+	size_t nc = 0;
+
+	j->o = *o;
+	j->p = p;
+	j->g = g;
+	j->n = g->nsteps;
+	j->xs = dr_xcalloc(j->n ? j->n : 1, sizeof(*j->xs));
+	j->rev_off = dr_xcalloc(j->n + 1, sizeof(size_t));
+	j->ids = json_object();
+	j->rpo = json_object();
+	j->gates = json_object();
+	j->cnt[DR_SS_PENDING] = j->n;
+	if (o->by)
+		snprintf(j->by, sizeof(j->by), "%s", o->by);
+	else
+		dr_job__whoami(j->by, sizeof(j->by));
+
+	for (size_t i = 0; i < j->n; i++) {
+		j->xs[i].chain = -1;
+		j->xs[i].deps_left = (uint32_t)g->steps[i].ndeps;
+		for (size_t k = 0; k < g->steps[i].ndeps; k++)
+			j->rev_off[g->steps[i].deps[k] + 1]++;
+		json_object_set_new_nocheck(j->ids, g->steps[i].id, json_integer((json_int_t)i));
+	}
+	for (size_t i = 0; i < j->n; i++)
+		j->rev_off[i + 1] += j->rev_off[i];
+	j->rev = dr_xmalloc((j->rev_off[j->n] + 1) * sizeof(size_t));
+	{
+		size_t *fill = dr_xcalloc(j->n + 1, sizeof(size_t));
+
+		for (size_t i = 0; i < j->n; i++)
+			for (size_t k = 0; k < g->steps[i].ndeps; k++) {
+				size_t d = g->steps[i].deps[k];
+
+				j->rev[j->rev_off[d] + fill[d]++] = i;
+			}
+		free(fill);
+	}
+	for (size_t gp = 0; gp < g->ngphases; gp++)
+		nc += g->gphases[gp].nchains;
+	j->chains = dr_xcalloc(nc ? nc : 1, sizeof(*j->chains));
+	j->gs = dr_xcalloc(g->ngphases ? g->ngphases : 1, sizeof(*j->gs));
+	for (size_t gp = 0; gp < g->ngphases; gp++) {
+		const dr_graph_gphase *ph = &g->gphases[gp];
+		unsigned lim = ph->group >= 0 && (size_t)ph->group < g->ngroups
+			       ? g->groups[ph->group].concurrency : 1;
+
+		if (o->concurrency)
+			lim = o->concurrency;
+		j->gs[gp].limit = lim ? lim : 1;
+		for (size_t c = 0; c < ph->nchains; c++) {
+			struct chain *ch = &j->chains[j->nchains];
+
+			ch->gphase = (uint32_t)gp;
+			ch->first = (uint32_t)ph->chains[c].first;
+			ch->last = (uint32_t)ph->chains[c].last;
+			for (size_t s = ch->first; s <= ch->last; s++)
+				j->xs[s].chain = (int32_t)j->nchains;
+			j->nchains++;
+		}
+	}
+}
+
+static int take_locks(dr_job *j)
+{
+	char since[32], host[256];
+	json_t *h;
+	char *hs, *holder = NULL;
+	int rc;
+
+	rfc3339_now(since);
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	h = json_pack("{s:s,s:s,s:i,s:s,s:s}", "job", j->id, "host", host, "pid",
+		      (int)getpid(), "since", since, "by", j->by);
+	hs = json_dumps(h, JSON_COMPACT);
+	json_decref(h);
+	rc = dr_store_lock_acquire(j->o.store, j->p->name.v, hs, 0, &j->lock, &holder);
+	free(holder);
+	if (rc == 0 && j->o.persist_sim && dr_provider_sim(j->o.provider)) {
+		/* The simulator's state is one object shared by every plan:
+		 * one process at a time may own it. */
+		holder = NULL;
+		rc = dr_store_lock_acquire(j->o.store, "sim-state", hs, 0, &j->sim_lock, &holder);
+		free(holder);
+	}
+	free(hs);
+	return rc;
+}
+
+static int load_sim(dr_job *j)
+{
+	dr_sim *sim;
+	int rc;
+
+	if (!j->o.persist_sim || !(sim = dr_provider_sim(j->o.provider)))
+		return 0;
+	rc = dr_sim_load_store(sim, j->o.store,
+			       j->o.sim_state_key ? j->o.sim_state_key : DR_SIM_STATE_KEY,
+			       &j->sim_version);
+	if (rc < 0)
+		return rc;
+	return dr_sim_sync_plan(sim, j->p);
+}
+
+static int check_opts(const dr_plan *p, const dr_graph *g, const dr_job_opts *o)
+{
+	if (!p || !g || !o || !o->store || !o->provider || !o->loop)
+		return dr_error_set(DR_EINVAL, "job: plan, graph, store, provider and loop are required");
+	if (!p->name.v || !*p->name.v)
+		return dr_error_set(DR_EINVAL, "job: the plan has no name");
+	return 0;
+}
+
+static void start_event(dr_job *j)
+{
+	emit(j, "job-started",
+	     json_pack("{s:s,s:s,s:s,s:I,s:b}", "job", j->id, "plan", j->p->name.v,
+		       "operation", dr_operation_name(j->g->op), "steps",
+		       (json_int_t)j->n, "resumed", j->resumed));
+}
+
+int dr_job_start(const dr_plan *p, const dr_graph *g, const dr_job_opts *o,
+		 const char *job_id, dr_job **out)
+{
+	dr_job *j;
+	json_t *hdr;
+	char dig[16];
+	int rc;
+
+	*out = NULL;
+	if ((rc = check_opts(p, g, o)) < 0)
+		return rc;
+	j = dr_xcalloc(1, sizeof(*j));
+	if (job_id) {
+		if (!dr_job_id_valid(job_id)) {
+			free(j);
+			return dr_error_set(DR_EINVAL, "'%s' is not a valid job id", job_id);
+		}
+		snprintf(j->id, sizeof(j->id), "%s", job_id);
+	} else if ((rc = dr_job_id_new(p->name.v, dr_operation_name(g->op), j->id,
+				       sizeof(j->id))) < 0) {
+		free(j);
+		return rc;
+	}
+	job_alloc(j, p, g, o);
+	if ((rc = take_locks(j)) < 0 || (rc = load_sim(j)) < 0)
+		goto fail;
+	snprintf(dig, sizeof(dig), "%08x", graph_digest(g));
+	hdr = o->header ? json_deep_copy(o->header) : json_object();
+	j->start_pt = pnow(j);
+	json_object_set_new(hdr, "plan", json_string(p->name.v));
+	json_object_set_new(hdr, "operation", json_string(dr_operation_name(g->op)));
+	json_object_set_new(hdr, "direction", json_string(dr_direction_name(g->direction)));
+	json_object_set_new(hdr, "nsteps", json_integer((json_int_t)g->nsteps));
+	json_object_set_new(hdr, "digest", json_string(dig));
+	json_object_set_new(hdr, "provider", json_string(dr_provider_name(o->provider)));
+	json_object_set_new(hdr, "by", json_string(j->by));
+	json_object_set_new(hdr, "pt", json_integer(j->start_pt));
+	rc = dr_journal_create(o->store, j->id, hdr, &j->jr);
+	json_decref(hdr);
+	if (rc < 0)
+		goto fail;
+	*out = j;
+	return 0;
+fail:
+	dr_job_free(j);
+	return rc;
+}
+
+/* Rebuild step i from its replayed status. */
+static int restore_step(dr_job *j, size_t i, json_t *st)
+{
+	struct xstep *x = &j->xs[i];
+	dr_step_state s;
+	const char *ops;
+	json_t *v;
+
+	if (dr_step_state_parse(json_string_value(json_object_get(st, "state")), &s) < 0)
+		return dr_error_set(DR_EINVAL, "job %s: step %s has a bad state in the journal",
+				    j->id, gstep(j, i)->id);
+	j->cnt[x->st]--;
+	j->cnt[s]++;
+	x->st = (uint8_t)s;
+	x->attempt = (uint16_t)json_integer_value(json_object_get(st, "attempt"));
+	x->nc_failed = s == DR_SS_FAILED && !is_critical(j, i);
+	x->start_pt = json_integer_value(json_object_get(st, "started"));
+	ops = json_string_value(json_object_get(st, "op_state"));
+	x->opst = !ops ? OP_NONE : !strcmp(ops, "intent") ? OP_INTENT
+		: !strcmp(ops, "accepted") ? OP_ACCEPTED : !strcmp(ops, "finished")
+		? OP_FINISHED : OP_NONE;
+	if ((v = json_object_get(st, "op_id")) && json_is_string(v) && x->opst == OP_ACCEPTED)
+		x->op_id = dr_xstrdup(json_string_value(v));
+	if ((v = json_object_get(st, "crid")) && json_is_string(v))
+		x->crid = dr_xstrdup(json_string_value(v));
+	x->intent_pt = json_integer_value(json_object_get(st, "intent_pt"));
+	if ((v = json_object_get(st, "done_ops")))
+		x->done_ops = json_incref(v);
+	if (s == DR_SS_SKIPPED && json_is_string(json_object_get(st, "message")) &&
+	    strstr(json_string_value(json_object_get(st, "message")), "operation failed earlier"))
+		x->machine_lost = true;
+	if (s == DR_SS_SUCCEEDED && gstep(j, i)->kind == DR_STEP_COMMIT)
+		j->pnr_done = true;
+	return 0;
+}
+
+int dr_job_resume(const char *job_id, const dr_plan *p, const dr_graph *g,
+		  const dr_job_opts *o, dr_job **out)
+{
+	dr_journal_replay_info info;
+	json_t *doc = NULL, *steps, *v;
+	dr_job *j;
+	char dig[16];
+	const char *k;
+	int rc;
+
+	*out = NULL;
+	if ((rc = check_opts(p, g, o)) < 0)
+		return rc;
+	if (!dr_job_id_valid(job_id))
+		return dr_error_set(DR_EINVAL, "'%s' is not a valid job id", job_id);
+	j = dr_xcalloc(1, sizeof(*j));
+	snprintf(j->id, sizeof(j->id), "%s", job_id);
+	job_alloc(j, p, g, o);
+	j->resumed = true;
+	/* Lock first: the journal must not move under our replay. */
+	if ((rc = take_locks(j)) < 0)
+		goto fail;
+	if ((rc = dr_job__replay(o->store, job_id, &doc, &info)) < 0)
+		goto fail;
+	snprintf(dig, sizeof(dig), "%08x", graph_digest(g));
+	if (!json_is_string(json_object_get(doc, "digest")) ||
+	    strcmp(json_string_value(json_object_get(doc, "digest")), dig) ||
+	    (size_t)json_integer_value(json_object_get(doc, "steps_total")) != g->nsteps ||
+	    strcmp(json_string_value(json_object_get(doc, "operation"))
+		   ? json_string_value(json_object_get(doc, "operation")) : "",
+		   dr_operation_name(g->op))) {
+		rc = dr_error_set(DR_EINVAL,
+				  "job %s: the plan changed since the job started (the step "
+				  "graph differs); finish it with the plan it started with",
+				  job_id);
+		goto fail;
+	}
+	if ((rc = dr_journal_open(o->store, job_id, info.torn ? DR_JOURNAL_TRUNCATE_TAIL : 0,
+				  &j->jr, NULL)) < 0)
+		goto fail;
+	if ((rc = load_sim(j)) < 0)
+		goto fail;
+	j->start_pt = json_integer_value(json_object_get(doc, "started"));
+	steps = json_object_get(doc, "steps");
+	json_object_foreach(steps, k, v) {
+		long i = find_step(j, k);
+
+		if (i < 0) {
+			rc = dr_error_set(DR_EINVAL, "job %s: the journal names step '%s', which "
+					  "the plan no longer has", job_id, k);
+			goto fail;
+		}
+		if ((rc = restore_step(j, (size_t)i, v)) < 0)
+			goto fail;
+		if (gstep(j, i)->phase == DR_PHASE_MAIN &&
+		    json_integer_value(json_object_get(v, "ended")) > j->main_end_pt)
+			j->main_end_pt = json_integer_value(json_object_get(v, "ended"));
+	}
+	json_decref(j->gates);
+	j->gates = json_deep_copy(json_object_get(doc, "gates"));
+	if (!j->gates)
+		j->gates = json_object();
+	json_object_foreach(j->gates, k, v)
+		if (json_object_get(v, "rejected"))
+			j->rejected = true;
+	json_decref(j->rpo);
+	j->rpo = json_deep_copy(json_object_get(doc, "rpo"));
+	if (!j->rpo)
+		j->rpo = json_object();
+	j->ctl_offset = (uint64_t)json_integer_value(json_object_get(doc, "control_offset"));
+	j->cancel = json_is_true(json_object_get(doc, "cancel_requested"));
+	if (status_parse(json_string_value(json_object_get(doc, "status")), &j->status) < 0)
+		j->status = DR_JOB_RUNNING;
+	j->ended = j->status != DR_JOB_RUNNING && j->status != DR_JOB_WAITING;
+	j->warnings = json_array_size(json_object_get(doc, "warnings"));
+	if (jappend(j, "resume", json_pack("{s:s,s:i}", "by", j->by, "pid", (int)getpid())) < 0) {
+		rc = j->fatal;
+		goto fail;
+	}
+	if (info.torn)
+		warn(j, (size_t)-1, "the journal ended in a torn record (%s, %llu bytes at "
+		     "offset %llu), left by a crash; it was dropped", info.torn_reason,
+		     (unsigned long long)info.torn_bytes, (unsigned long long)info.torn_offset);
+	json_decref(doc);
+	*out = j;
+	return 0;
+fail:
+	json_decref(doc);
+	dr_job_free(j);
+	return rc;
+}
+
+/* First turn of a run: set the dependency counters and re-drive steps. */
+static void prime(dr_job *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		const dr_step *s = gstep(j, i);
+		uint32_t left = 0;
+
+		for (size_t k = 0; k < s->ndeps; k++)
+			if (!satisfied(&j->xs[s->deps[k]]))
+				left++;
+		j->xs[i].deps_left = left;
+		if (j->xs[i].st == DR_SS_FAILED && !j->xs[i].nc_failed)
+			j->halt = true;
+	}
+	/* Slots: a chain holds one while one of its steps runs or waits, or
+	 * while it is part-way through. */
+	for (size_t c = 0; c < j->nchains; c++) {
+		struct chain *ch = &j->chains[c];
+		bool busy = false, started = false, stuck = false;
+
+		for (size_t s = ch->first; s <= ch->last; s++) {
+			uint8_t st = j->xs[s].st;
+
+			busy |= st == DR_SS_RUNNING || st == DR_SS_WAITING;
+			started |= st == DR_SS_SUCCEEDED || st == DR_SS_SKIPPED;
+			stuck |= st == DR_SS_FAILED || st == DR_SS_CANCELLED;
+		}
+		if (busy || (started && !stuck && !terminal(j->xs[ch->last].st))) {
+			ch->holding = true;
+			j->gs[ch->gphase].used++;
+		}
+	}
+	for (size_t i = 0; i < j->n && !j->fatal; i++) {
+		struct xstep *x = &j->xs[i];
+		const dr_step *s = gstep(j, i);
+
+		switch (x->st) {
+		case DR_SS_PENDING:
+			if (x->deps_left == 0)
+				make_ready(j, i);
+			break;
+		case DR_SS_READY:
+			push_ready(j, i);
+			break;
+		case DR_SS_RUNNING:
+			if (j->cancel && s->kind == DR_STEP_HOOK) {
+				step_done(j, i, DR_SS_CANCELLED, "cancelled");
+				break;
+			}
+			switch (s->kind) {
+			case DR_STEP_HOOK:
+				/* A hook's run died with the runner: run it again. */
+				warn(j, i, "%s was running when the runner stopped; running "
+				     "it again", s->id);
+				run_hook(j, i);
+				break;
+			case DR_STEP_GATE:
+				run_gate(j, i);
+				break;
+			case DR_STEP_WAIT:
+				arm_tick(j, i);
+				break;
+			case DR_STEP_VERIFY_CLEANUP:
+				run_verify(j, i);
+				break;
+			default:
+				if (preq_of(s->kind) >= 0)
+					op_begin(j, i);
+				else
+					step_done(j, i, DR_SS_SUCCEEDED, NULL);
+				break;
+			}
+			break;
+		case DR_SS_WAITING:
+			if (j->cancel)
+				step_done(j, i, DR_SS_CANCELLED, "cancelled");
+			else if (s->kind == DR_STEP_GATE)
+				gate_wait(j, i, true);
+			else
+				manual_wait(j, i, true);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+int dr_job_run(dr_job *j)
+{
+	bool first = !j->running_loop;
+
+	if (j->fatal)
+		return j->fatal;
+	j->detached = false;
+	if (first) {
+		j->running_loop = true;
+		start_event(j);
+		if (!j->resumed)
+			j->start_pt = j->start_pt ? j->start_pt : pnow(j);
+		prime(j);
+	}
+	/* Requests that came while nobody ran (or while detached). */
+	read_control(j);
+	if (!j->ended)
+		schedule(j);
+	if (!j->ctl_timer && !j->fatal && !j->ended)
+		j->ctl_timer = dr_loop_timer(j->o.loop, j->o.control_poll_ms
+					     ? j->o.control_poll_ms : 1000, ctl_timer_cb, j);
+	while (!j->fatal && !j->ended) {
+		int rc;
+
+		if (j->o.detach_when_waiting && j->status == DR_JOB_WAITING &&
+		    j->cnt[DR_SS_RUNNING] == 0 && !j->sched_queued && j->rh >= j->rn) {
+			j->detached = true;
+			dr_loop_timer_cancel(j->o.loop, j->ctl_timer);
+			j->ctl_timer = NULL;
+			emit(j, "job-detached",
+			     json_pack("{s:s}", "message", "waiting for people; the job can "
+				       "be approved/continued and resumed later"));
+			return DR_EAGAIN;
+		}
+		rc = dr_loop_run_once(j->o.loop, true);
+		if (rc == DR_ECANCELLED)
+			return dr_error_set(DR_ECANCELLED, "job %s: interrupted", j->id);
+		if (rc < 0)
+			return rc;
+		if (rc == 0 && !j->ended && !j->fatal) {
+			assert(!"job loop ran out of work before the job ended");
+			return dr_error_set(DR_ERR, "job %s: stalled", j->id);
+		}
+		if (j->status == DR_JOB_WAITING && j->cnt[DR_SS_WAITING] == 0)
+			j->status = DR_JOB_RUNNING;
+	}
+	dr_loop_timer_cancel(j->o.loop, j->ctl_timer);
+	j->ctl_timer = NULL;
+	if (j->fatal) {
+		if (j->fatal != DR_ECANCELLED && !*dr_error_msg())
+			dr_error_set(j->fatal, "job %s: the journal could not be written", j->id);
+		return j->fatal;
+	}
+	return 0;
+}
+
+const char *dr_job_id(const dr_job *j)
+{
+	return j->id;
+}
+
+dr_job_status_code dr_job_status_now(const dr_job *j)
+{
+	return j->status;
+}
+
+dr_step_state dr_job_step_state(const dr_job *j, size_t i)
+{
+	return i < j->n ? (dr_step_state)j->xs[i].st : DR_SS__COUNT;
+}
+
+unsigned dr_job_step_attempt(const dr_job *j, size_t i)
+{
+	return i < j->n ? j->xs[i].attempt : 0;
+}
+
+void dr_job_free(dr_job *j)
+{
+	if (!j)
+		return;
+	for (size_t i = 0; i < j->n; i++) {
+		task_free(j, i);
+		free(j->xs[i].op_id);
+		free(j->xs[i].crid);
+		json_decref(j->xs[i].done_ops);
+	}
+	if (j->o.loop) {
+		dr_loop_timer_cancel(j->o.loop, j->ctl_timer);
+		if (j->sched_defer)
+			dr_loop_defer_cancel(j->o.loop, j->sched_defer);
+	}
+	for (size_t gp = 0; j->gs && gp < j->g->ngphases; gp++)
+		free(j->gs[gp].q);
+	free(j->gs);
+	free(j->chains);
+	free(j->xs);
+	free(j->rev_off);
+	free(j->rev);
+	free(j->ready);
+	json_decref(j->ids);
+	json_decref(j->rpo);
+	json_decref(j->gates);
+	dr_journal_close(j->jr);
+	dr_store_lock_release(j->sim_lock);
+	dr_store_lock_release(j->lock);
+	free(j->sim_version);
+	free(j);
+}
