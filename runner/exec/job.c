@@ -107,6 +107,42 @@ static int status_parse(const char *s, dr_job_status_code *out)
 	return DR_EINVAL;
 }
 
+/*
+ * Names as plan.c gives them; local so the executor does not need the
+ * loader linked in (the graph module does the same).
+ */
+static const char *op_name(dr_operation op)
+{
+	static const char *const n[DR_OP__COUNT] = {
+		[DR_OP_DRILL] = "drill", [DR_OP_FAILOVER] = "failover",
+		[DR_OP_COMMIT] = "commit", [DR_OP_REPROTECT] = "reprotect",
+		[DR_OP_FAILBACK] = "failback",
+	};
+
+	return (unsigned)op < DR_OP__COUNT ? n[op] : "?";
+}
+
+static const char *dir_name(dr_direction d)
+{
+	switch (d) {
+	case DR_DIR_TO_AZURE: return "to-azure";
+	case DR_DIR_TO_ONPREM: return "to-onprem";
+	case DR_DIR_ANY: return "any";
+	}
+	return "?";
+}
+
+static const char *rp_name(dr_rp_kind k)
+{
+	switch (k) {
+	case DR_RP_LATEST: return "latest";
+	case DR_RP_LATEST_PROCESSED: return "latest-processed";
+	case DR_RP_LATEST_APP_CONSISTENT: return "latest-app-consistent";
+	case DR_RP_CUSTOM: return "custom";
+	}
+	return "?";
+}
+
 /* ---- the job ----------------------------------------------------------- */
 
 enum opstate { OP_NONE, OP_INTENT, OP_ACCEPTED, OP_FINISHED };
@@ -517,6 +553,8 @@ static int set_state(dr_job *j, size_t i, dr_step_state to, const char *msg)
 		return j->fatal;
 	if (terminal(to))
 		on_terminal(j, i);
+	else
+		schedule(j);
 	return 0;
 }
 
@@ -652,7 +690,7 @@ static json_t *request_params(const dr_op_request *q)
 
 	if (q->kind == DR_PREQ_TEST_FAILOVER || q->kind == DR_PREQ_UNPLANNED_FAILOVER ||
 	    q->kind == DR_PREQ_APPLY_RECOVERY_POINT) {
-		json_object_set_new(o, "recovery_point", json_string(dr_rp_kind_name(q->rp.kind)));
+		json_object_set_new(o, "recovery_point", json_string(rp_name(q->rp.kind)));
 		if (q->rp.id)
 			json_object_set_new(o, "recovery_point_id", json_string(q->rp.id));
 	}
@@ -661,7 +699,7 @@ static json_t *request_params(const dr_op_request *q)
 	if (q->network)
 		json_object_set_new(o, "network", json_string(q->network));
 	if (q->direction)
-		json_object_set_new(o, "direction", json_string(dr_direction_name(q->direction)));
+		json_object_set_new(o, "direction", json_string(dir_name(q->direction)));
 	return o;
 }
 
@@ -898,15 +936,6 @@ static void send_op(dr_job *j, size_t i)
 	json_t *rec;
 	int rc;
 
-	if (gstep(j, i)->kind == DR_STEP_COMMIT && !j->pnr_done) {
-		j->pnr_done = true;
-		if (jappend(j, "point-of-no-return", json_pack("{s:s}", "step", gstep(j, i)->id)) < 0)
-			return;
-		emit(j, "point-of-no-return",
-		     json_pack("{s:s,s:s}", "step", gstep(j, i)->id, "message",
-			       "committing the failover: other recovery points are "
-			       "deleted and there is no way back"));
-	}
 	if (crash_at(j, "before-intent", i))
 		return;
 	snprintf(crid, sizeof(crid), "%s/%s/%u.%zu", j->id, gstep(j, i)->id, x->attempt,
@@ -1295,7 +1324,7 @@ static void run_hook(dr_job *j, size_t i)
 		goto out;
 	}
 	ctx = json_pack("{s:s,s:s,s:s,s:s,s:i}", "plan", j->p->name.v ? j->p->name.v : "",
-			"operation", dr_operation_name(j->g->op), "job", j->id, "step", s->id,
+			"operation", op_name(j->g->op), "job", j->id, "step", s->id,
 			"attempt", (int)j->xs[i].attempt);
 	if (s->group >= 0)
 		json_object_set_new(ctx, "group", json_string(j->p->groups[s->group].name.v));
@@ -1621,6 +1650,15 @@ static void run_step(dr_job *j, size_t i)
 		manual_wait(j, i, false);
 		return;
 	}
+	if (s->kind == DR_STEP_COMMIT && !j->pnr_done) {
+		j->pnr_done = true;
+		if (jappend(j, "point-of-no-return", json_pack("{s:s}", "step", gstep(j, i)->id)) < 0)
+			return;
+		emit(j, "point-of-no-return",
+		     json_pack("{s:s,s:s}", "step", gstep(j, i)->id, "message",
+			       "committing the failover: other recovery points are "
+			       "deleted and there is no way back"));
+	}
 	if (set_state(j, i, DR_SS_RUNNING, NULL) < 0)
 		return;
 	switch (s->kind) {
@@ -1843,8 +1881,10 @@ static const char *handle(dr_job *j, json_t *rq, dr_strbuf *why)
 	return why->buf;
 }
 
-static void read_control(dr_job *j)
+/* Read and act on new control requests; returns how many. */
+static int read_control(dr_job *j)
 {
+	int handled = 0;
 	dr_strbuf key = DR_STRBUF_INIT, buf = DR_STRBUF_INIT, why = DR_STRBUF_INIT;
 	uint64_t size = 0;
 	size_t pos = 0;
@@ -1886,12 +1926,14 @@ static void read_control(dr_job *j)
 		}
 		emit(j, "control", rec);
 		json_decref(rq);
+		handled++;
 	}
 	j->ctl_offset += pos;
 out:
 	dr_strbuf_release(&key);
 	dr_strbuf_release(&buf);
 	dr_strbuf_release(&why);
+	return handled;
 }
 
 static void ctl_timer_cb(dr_loop *loop, void *ud)
@@ -1902,8 +1944,8 @@ static void ctl_timer_cb(dr_loop *loop, void *ud)
 	j->ctl_timer = NULL;
 	if (j->fatal || j->ended)
 		return;
-	read_control(j);
-	schedule(j);
+	if (read_control(j) > 0)
+		schedule(j);
 	if (!j->fatal && !j->ended && !j->detached)
 		j->ctl_timer = dr_loop_timer(j->o.loop, j->o.control_poll_ms
 					     ? j->o.control_poll_ms : 1000, ctl_timer_cb, j);
@@ -2110,7 +2152,7 @@ static void start_event(dr_job *j)
 {
 	emit(j, "job-started",
 	     json_pack("{s:s,s:s,s:s,s:I,s:b}", "job", j->id, "plan", j->p->name.v,
-		       "operation", dr_operation_name(j->g->op), "steps",
+		       "operation", op_name(j->g->op), "steps",
 		       (json_int_t)j->n, "resumed", j->resumed));
 }
 
@@ -2132,7 +2174,7 @@ int dr_job_start(const dr_plan *p, const dr_graph *g, const dr_job_opts *o,
 			return dr_error_set(DR_EINVAL, "'%s' is not a valid job id", job_id);
 		}
 		snprintf(j->id, sizeof(j->id), "%s", job_id);
-	} else if ((rc = dr_job_id_new(p->name.v, dr_operation_name(g->op), j->id,
+	} else if ((rc = dr_job_id_new(p->name.v, op_name(g->op), j->id,
 				       sizeof(j->id))) < 0) {
 		free(j);
 		return rc;
@@ -2144,8 +2186,8 @@ int dr_job_start(const dr_plan *p, const dr_graph *g, const dr_job_opts *o,
 	hdr = o->header ? json_deep_copy(o->header) : json_object();
 	j->start_pt = pnow(j);
 	json_object_set_new(hdr, "plan", json_string(p->name.v));
-	json_object_set_new(hdr, "operation", json_string(dr_operation_name(g->op)));
-	json_object_set_new(hdr, "direction", json_string(dr_direction_name(g->direction)));
+	json_object_set_new(hdr, "operation", json_string(op_name(g->op)));
+	json_object_set_new(hdr, "direction", json_string(dir_name(g->direction)));
 	json_object_set_new(hdr, "nsteps", json_integer((json_int_t)g->nsteps));
 	json_object_set_new(hdr, "digest", json_string(dig));
 	json_object_set_new(hdr, "provider", json_string(dr_provider_name(o->provider)));
@@ -2228,7 +2270,7 @@ int dr_job_resume(const char *job_id, const dr_plan *p, const dr_graph *g,
 	    (size_t)json_integer_value(json_object_get(doc, "steps_total")) != g->nsteps ||
 	    strcmp(json_string_value(json_object_get(doc, "operation"))
 		   ? json_string_value(json_object_get(doc, "operation")) : "",
-		   dr_operation_name(g->op))) {
+		   op_name(g->op))) {
 		rc = dr_error_set(DR_EINVAL,
 				  "job %s: the plan changed since the job started (the step "
 				  "graph differs); finish it with the plan it started with",
@@ -2273,6 +2315,7 @@ int dr_job_resume(const char *job_id, const dr_plan *p, const dr_graph *g,
 		j->status = DR_JOB_RUNNING;
 	j->ended = j->status != DR_JOB_RUNNING && j->status != DR_JOB_WAITING;
 	j->warnings = json_array_size(json_object_get(doc, "warnings"));
+	j->pnr_done = json_object_get(doc, "point_of_no_return") != NULL;
 	if (jappend(j, "resume", json_pack("{s:s,s:i}", "by", j->by, "pid", (int)getpid())) < 0) {
 		rc = j->fatal;
 		goto fail;

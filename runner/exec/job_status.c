@@ -231,6 +231,8 @@ void dr_job__apply(json_t *doc, const char *type, json_t *rec)
 		json_object_del(doc, "ended");
 		json_object_del(doc, "message");
 		json_object_set_new(doc, "cancel_requested", json_false());
+	} else if (!strcmp(type, "point-of-no-return")) {
+		json_object_set(doc, "point_of_no_return", pt ? pt : json_true());
 	} else if (!strcmp(type, "job-waiting")) {
 		json_object_set_new(doc, "status", json_string("waiting"));
 	} else if (!strcmp(type, "job-running")) {
