@@ -138,6 +138,8 @@ void dr_job__apply(json_t *doc, const char *type, json_t *rec)
 	} else if ((!strcmp(type, "accepted") || !strcmp(type, "adopted")) && st) {
 		json_object_set_new(st, "op_state", json_string("accepted"));
 		copy_field(st, "op_id", rec);
+		if (!strcmp(type, "adopted"))
+			json_object_set(st, "adopted", json_object_get(rec, "why"));
 	} else if (!strcmp(type, "reconciled") && st) {
 		const char *r = json_string_value(json_object_get(rec, "result"));
 
