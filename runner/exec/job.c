@@ -229,6 +229,7 @@ struct dr_job {
 	int64_t start_pt, main_end_pt;
 	json_t *rpo;                /* machine -> seconds */
 	json_t *gates;              /* gate id -> {approvals:[...], waiting_since} */
+	uint8_t *lost;              /* per machine: an optional operation failed */
 	size_t warnings;
 	bool running_loop;
 };
@@ -544,6 +545,12 @@ static int set_state(dr_job *j, size_t i, dr_step_state to, const char *msg)
 	x->st = to;
 	if (to == DR_SS_FAILED)
 		x->nc_failed = !is_critical(j, i);
+	if (s->machine >= 0 && preq_of(s->kind) >= 0) {
+		if (to == DR_SS_FAILED && x->nc_failed)
+			j->lost[s->machine] = 1;
+		else if (to == DR_SS_SUCCEEDED)
+			j->lost[s->machine] = 0;
+	}
 	ev = json_pack("{s:s,s:s,s:s,s:i}", "step", s->id, "from", state_names[from],
 		       "to", state_names[to], "attempt", (int)x->attempt);
 	if (msg)
@@ -583,19 +590,11 @@ static void make_ready(dr_job *j, size_t i)
 {
 	const dr_step *s = gstep(j, i);
 
-	for (size_t k = 0; s->machine >= 0 && k < s->ndeps; k++) {
-		size_t d = s->deps[k];
-		const struct xstep *x = &j->xs[d];
-
-		if (gstep(j, d)->machine != s->machine)
-			continue;
-		if ((x->st == DR_SS_FAILED && x->nc_failed &&
-		     preq_of(gstep(j, d)->kind) >= 0) || x->machine_lost) {
-			j->xs[i].machine_lost = true;
-			set_state(j, i, DR_SS_SKIPPED,
-				  "skipped: this machine's operation failed earlier");
-			return;
-		}
+	if (s->machine >= 0 && j->lost[s->machine]) {
+		j->xs[i].machine_lost = true;
+		set_state(j, i, DR_SS_SKIPPED,
+			  "skipped: this machine's operation failed earlier");
+		return;
 	}
 	if (set_state(j, i, DR_SS_READY, NULL) == 0)
 		push_ready(j, i);
@@ -1318,10 +1317,33 @@ static void run_hook(dr_job *j, size_t i)
 	else
 		dr_strbuf_addf(&path, "%s/%s", j->p->dir ? j->p->dir : ".",
 			       a->lua.v ? a->lua.v : "");
-	if ((rc = dr_hook_new(&ho, &t->hook)) < 0 ||
-	    (rc = dr_hook_load_file(t->hook, path.buf)) < 0) {
+	if ((rc = dr_hook_new(&ho, &t->hook)) < 0) {
 		step_done(j, i, DR_SS_FAILED, "hook: %s", dr_error_msg());
 		goto out;
+	}
+	{
+		/* Read it here so messages name the file as the plan does. */
+		FILE *f = fopen(path.buf, "rb");
+		dr_strbuf src = DR_STRBUF_INIT;
+		char chunk[4096];
+		size_t got;
+
+		src.max = 1u << 20;
+		if (!f) {
+			step_done(j, i, DR_SS_FAILED, "hook %s: cannot read %s", a->lua.v,
+				  path.buf);
+			goto out;
+		}
+		while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0 &&
+		       dr_strbuf_add(&src, chunk, got) == 0)
+			;
+		fclose(f);
+		rc = dr_hook_load_string(t->hook, a->lua.v, src.buf, src.len);
+		dr_strbuf_release(&src);
+		if (rc < 0) {
+			step_done(j, i, DR_SS_FAILED, "hook: %s", dr_error_msg());
+			goto out;
+		}
 	}
 	ctx = json_pack("{s:s,s:s,s:s,s:s,s:i}", "plan", j->p->name.v ? j->p->name.v : "",
 			"operation", op_name(j->g->op), "job", j->id, "step", s->id,
@@ -2045,6 +2067,7 @@ static void job_alloc(dr_job *j, const dr_plan *p, const dr_graph *g, const dr_j
 	j->rpo = json_object();
 	j->gates = json_object();
 	j->cnt[DR_SS_PENDING] = j->n;
+	j->lost = dr_xcalloc(p->nmachines + 1, 1);
 	if (o->by)
 		snprintf(j->by, sizeof(j->by), "%s", o->by);
 	else
@@ -2235,8 +2258,9 @@ static int restore_step(dr_job *j, size_t i, json_t *st)
 	if (s == DR_SS_SKIPPED && json_is_string(json_object_get(st, "message")) &&
 	    strstr(json_string_value(json_object_get(st, "message")), "operation failed earlier"))
 		x->machine_lost = true;
-	if (s == DR_SS_SUCCEEDED && gstep(j, i)->kind == DR_STEP_COMMIT)
-		j->pnr_done = true;
+	if (gstep(j, i)->machine >= 0 && (x->machine_lost ||
+	    (x->nc_failed && preq_of(gstep(j, i)->kind) >= 0)))
+		j->lost[gstep(j, i)->machine] = 1;
 	return 0;
 }
 
@@ -2514,6 +2538,7 @@ void dr_job_free(dr_job *j)
 	for (size_t gp = 0; j->gs && gp < j->g->ngphases; gp++)
 		free(j->gs[gp].q);
 	free(j->gs);
+	free(j->lost);
 	free(j->chains);
 	free(j->xs);
 	free(j->rev_off);
