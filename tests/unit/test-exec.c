@@ -394,12 +394,9 @@ static int cancel_after_accept(void *ctx, const char *where, const char *step)
 	env *E = ctx;
 
 	if (!strcmp(where, "after-accepted") && !strcmp(step, "app/app01/failover")) {
-		json_t *doc = NULL;
 		const char *id;
 
 		/* Another process asks to cancel while failovers run. */
-		dr_jobs_list(E->store, NULL, NULL);
-		(void)doc;
 		id = json_string_value(json_object_get(json_array_get(E->events, 0), "job"));
 		ctl(E, id, "{\"action\":\"cancel\",\"by\":\"carol\"}");
 	}
