@@ -17,6 +17,7 @@
 #include "core/parse.h"
 #include "core/strbuf.h"
 #include "hooks/sandbox.h"
+#include "hooks/serve.h"
 #include "journal/crc32c.h"
 #include "provider/sim.h"
 
@@ -185,6 +186,7 @@ struct task {
 	dr_timer *timer;
 	dr_defer *defer;
 	dr_hook *hook;
+	dr_hook_serving *serving; /* the hook runs on the loop */
 	const char **env;    /* NULL-terminated copy of the action's env: */
 	dr_timer *deadline;
 	int pending;         /* outstanding provider calls (checks) */
@@ -232,6 +234,8 @@ struct dr_job {
 	uint8_t *lost;              /* per machine: an optional operation failed */
 	size_t warnings;
 	bool running_loop;
+	bool freeing;
+	dr_net *net;                /* ours, when opts.net is NULL */
 };
 
 static void schedule(dr_job *j);
@@ -417,6 +421,8 @@ static void task_free(dr_job *j, size_t i)
 	dr_loop_timer_cancel(j->o.loop, t->deadline);
 	if (t->defer)
 		dr_loop_defer_cancel(j->o.loop, t->defer);
+	if (t->serving)
+		dr_hook_serve_cancel(t->serving); /* hook_done ignores it */
 	dr_hook_free(t->hook);
 	free(t->env);
 	dr_strbuf_release(&t->msg);
@@ -1183,7 +1189,22 @@ static uint64_t hook_clock(void *ud)
 	return dr_loop_now(ud);
 }
 
-static void hook_drive(dr_job *j, size_t i, int rc);
+static void hook_finish(dr_job *j, size_t i);
+
+/* dr_hook_serve() is done with the hook (it ran out, timed out, failed or
+ * was cancelled). */
+static void hook_done(dr_hook *h, const dr_hook_outcome *oc, void *ud)
+{
+	struct task *t = ud;
+	dr_job *j = t->j;
+
+	(void)h;
+	(void)oc;
+	t->serving = NULL;
+	if (j->fatal || j->freeing)
+		return;
+	hook_finish(j, t->i);
+}
 
 static void hook_finish(dr_job *j, size_t i)
 {
@@ -1214,78 +1235,6 @@ static void hook_finish(dr_job *j, size_t i)
 	else
 		step_done(j, i, DR_SS_FAILED, "hook %s: %s", dr_hook_status_name(oc->status), msg);
 	free(msg);
-}
-
-static void hook_resume_cb(dr_loop *loop, void *ud)
-{
-	struct task *t = ud;
-	dr_job *j = t->j;
-	const dr_hook_request *rq;
-	json_t *res = NULL;
-
-	(void)loop;
-	t->timer = NULL;
-	t->defer = NULL;
-	if (j->fatal)
-		return;
-	rq = dr_hook_pending(t->hook);
-	if (rq && (rq->kind == DR_HOOK_REQ_HTTP || rq->kind == DR_HOOK_REQ_TCP ||
-		   rq->kind == DR_HOOK_REQ_DNS)) {
-		char m[96];
-
-		snprintf(m, sizeof(m), "%s requests are not available yet",
-			 dr_hook_req_name(rq->kind));
-		res = json_pack("{s:s}", "error", m);
-	}
-	hook_drive(j, t->i, dr_hook_complete(t->hook, res));
-	json_decref(res);
-}
-
-static void hook_deadline_cb(dr_loop *loop, void *ud)
-{
-	struct task *t = ud;
-
-	(void)loop;
-	t->deadline = NULL;
-	if (t->j->fatal)
-		return;
-	dr_loop_timer_cancel(t->j->o.loop, t->timer);
-	t->timer = NULL;
-	if (t->defer)
-		dr_loop_defer_cancel(t->j->o.loop, t->defer);
-	t->defer = NULL;
-	dr_hook_abort(t->hook, DR_HOOK_TIMEOUT);
-	hook_finish(t->j, t->i);
-}
-
-static void hook_drive(dr_job *j, size_t i, int rc)
-{
-	struct task *t = j->xs[i].task;
-	const dr_hook_request *rq;
-
-	if (rc < 0) {
-		step_done(j, i, DR_SS_FAILED, "hook: %s", dr_error_msg());
-		return;
-	}
-	if (rc == DR_HOOK_DONE) {
-		hook_finish(j, i);
-		return;
-	}
-	rq = dr_hook_pending(t->hook);
-	if (rq->kind == DR_HOOK_REQ_SLEEP) {
-		json_int_t ms = json_integer_value(json_object_get(rq->params, "ms"));
-
-		t->timer = dr_loop_timer(j->o.loop, ms > 0 ? (uint64_t)ms : 0,
-					 hook_resume_cb, t);
-	} else {
-		t->defer = dr_loop_defer(j->o.loop, hook_resume_cb, t);
-	}
-	if (!t->deadline) {
-		uint64_t now = dr_loop_now(j->o.loop), dl = dr_hook_deadline(t->hook);
-
-		t->deadline = dr_loop_timer(j->o.loop, dl > now ? dl - now : 0,
-					    hook_deadline_cb, t);
-	}
 }
 
 static void run_hook(dr_job *j, size_t i)
@@ -1361,7 +1310,13 @@ static void run_hook(dr_job *j, size_t i)
 			dr_hook_set_args(t->hook, args);
 		json_decref(args);
 	}
-	hook_drive(j, i, dr_hook_start(t->hook));
+	if (!j->o.net && !j->net && (rc = dr_net_new(j->o.loop, &j->net)) < 0) {
+		step_done(j, i, DR_SS_FAILED, "hook: %s", dr_error_msg());
+		goto out;
+	}
+	if ((rc = dr_hook_serve(j->o.loop, j->o.net ? j->o.net : j->net, t->hook, hook_done,
+				t, &t->serving)) < 0)
+		step_done(j, i, DR_SS_FAILED, "hook: %s", dr_error_msg());
 out:
 	dr_strbuf_release(&path);
 	dr_strbuf_release(&ldir);
@@ -1766,17 +1721,9 @@ static void do_cancel(dr_job *j)
 		if (x->st == DR_SS_WAITING ||
 		    (x->st == DR_SS_RUNNING && gstep(j, i)->kind == DR_STEP_WAIT)) {
 			step_done(j, i, DR_SS_CANCELLED, "cancelled");
-		} else if (x->st == DR_SS_RUNNING && x->task && x->task->hook &&
-			   dr_hook_pending(x->task->hook)) {
-			struct task *t = x->task;
-
-			dr_loop_timer_cancel(j->o.loop, t->timer);
-			t->timer = NULL;
-			if (t->defer)
-				dr_loop_defer_cancel(j->o.loop, t->defer);
-			t->defer = NULL;
-			dr_hook_abort(t->hook, DR_HOOK_CANCELLED);
-			hook_finish(j, i);
+		} else if (x->st == DR_SS_RUNNING && x->task && x->task->serving) {
+			/* hook_done runs before this returns and ends the step. */
+			dr_hook_serve_cancel(x->task->serving);
 		} else if (x->st == DR_SS_RUNNING && preq_of(gstep(j, i)->kind) >= 0 &&
 			   !x->cancel_noted) {
 			x->cancel_noted = true;
@@ -2524,6 +2471,7 @@ void dr_job_free(dr_job *j)
 {
 	if (!j)
 		return;
+	j->freeing = true;
 	for (size_t i = 0; i < j->n; i++) {
 		task_free(j, i);
 		free(j->xs[i].op_id);
@@ -2547,6 +2495,7 @@ void dr_job_free(dr_job *j)
 	json_decref(j->ids);
 	json_decref(j->rpo);
 	json_decref(j->gates);
+	dr_net_free(j->net);
 	dr_journal_close(j->jr);
 	dr_store_lock_release(j->sim_lock);
 	dr_store_lock_release(j->lock);

@@ -46,6 +46,7 @@
 #define DR_EXEC_JOB_H
 
 #include "exec/loop.h"
+#include "exec/net.h"
 #include "graph/graph.h"
 #include "journal/store.h"
 #include "plan/plan.h"
@@ -132,6 +133,9 @@ typedef struct dr_job_opts {
 	 * it. */
 	bool persist_sim;
 	const char *sim_state_key; /* NULL: DR_SIM_STATE_KEY */
+	/* Network for hooks' http/tcp/dns requests (exec/net.h); NULL: the
+	 * job makes its own on the loop when the first hook runs. */
+	dr_net *net;
 	/* Lua: directory for require() (NULL: <plan dir>/lua); hook file paths
 	 * are relative to the plan's directory. */
 	const char *lua_dir;
