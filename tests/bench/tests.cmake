@@ -12,3 +12,7 @@ target_link_libraries(bench-net PRIVATE dr_core)
 # The whole offline pipeline, phase by phase: build/tests/bench-pipeline PLAN [RUNS]
 add_executable(bench-pipeline ${CMAKE_CURRENT_LIST_DIR}/bench-pipeline.c)
 target_link_libraries(bench-pipeline PRIVATE dr_core)
+
+#   build/tests/bench-exec [machines [state-dir]]   (executor: 10,000-machine failover)
+add_executable(bench-exec ${CMAKE_CURRENT_LIST_DIR}/bench-exec.c)
+target_link_libraries(bench-exec PRIVATE dr_core)
