@@ -782,7 +782,7 @@ static void poll_timer_cb(dr_loop *loop, void *ud)
 static void finish_op(dr_job *j, size_t i, const dr_prov_job *pj)
 {
 	struct xstep *x = &j->xs[i];
-	json_t *rec, *errs = json_array();
+	json_t *rec, *errs;
 	dr_strbuf why = DR_STRBUF_INIT;
 	bool ok = dr_prov_job_succeeded(pj);
 
@@ -790,6 +790,7 @@ static void finish_op(dr_job *j, size_t i, const dr_prov_job *pj)
 		return;
 	if (persist(j) < 0)
 		return;
+	errs = json_array();
 	for (size_t k = 0; k < pj->nerrors; k++) {
 		json_array_append_new(errs, dr_prov_error_to_json(&pj->errors[k]));
 		if (pj->errors[k].level && !strcmp(pj->errors[k].level, "Warning"))
