@@ -235,6 +235,9 @@ struct dr_job {
 	size_t warnings;
 	bool running_loop;
 	bool freeing;
+	dr_step *extra;             /* change-recovery-point operations */
+	size_t nx, ax;
+	dr_arena *xa;               /* their ids and points */
 	dr_net *net;                /* ours, when opts.net is NULL */
 };
 
@@ -265,10 +268,14 @@ static int64_t pnow(dr_job *j)
 	return dr_provider_now(j->o.provider);
 }
 
+/* Graph steps, then the recovery point changes added while a gate waits. */
 static const dr_step *gstep(const dr_job *j, size_t i)
 {
-	return &j->g->steps[i];
+	return i < j->n ? &j->g->steps[i] : &j->extra[i - j->n];
 }
+
+/* The step kind of a recovery point change (not a graph kind). */
+#define STEP_APPLY_RP ((dr_step_kind)DR_STEP__COUNT)
 
 static const char *machine_of(const dr_job *j, size_t i)
 {
@@ -285,6 +292,8 @@ static bool is_critical(const dr_job *j, size_t i)
 /* The provider operation a step kind maps to, or -1. */
 static int preq_of(dr_step_kind k)
 {
+	if (k == STEP_APPLY_RP)
+		return DR_PREQ_APPLY_RECOVERY_POINT;
 	switch (k) {
 	case DR_STEP_TEST_FAILOVER: return DR_PREQ_TEST_FAILOVER;
 	case DR_STEP_TEST_FAILOVER_CLEANUP: return DR_PREQ_TEST_FAILOVER_CLEANUP;
@@ -474,6 +483,7 @@ static void push_ready(dr_job *j, size_t i)
 }
 
 static void make_ready(dr_job *j, size_t i);
+static void gate_eval(dr_job *j, size_t i);
 
 static void on_terminal(dr_job *j, size_t i)
 {
@@ -493,7 +503,13 @@ static void on_terminal(dr_job *j, size_t i)
 		release_slot(j, i);
 	if (x->st == DR_SS_FAILED && !x->nc_failed)
 		j->halt = true;
-	if (satisfied(x)) {
+	if (i >= j->n) {
+		/* A recovery point change ended: the gate may pass now. */
+		long g = j->g->gate;
+
+		if (g >= 0 && j->xs[g].st == DR_SS_WAITING)
+			gate_eval(j, (size_t)g);
+	} else if (satisfied(x)) {
 		for (size_t k = j->rev_off[i]; k < j->rev_off[i + 1]; k++) {
 			size_t d = j->rev[k];
 
@@ -525,7 +541,7 @@ static int set_state(dr_job *j, size_t i, dr_step_state to, const char *msg)
 	assert(dr_step_transition_legal(from, to));
 	if (to == DR_SS_RUNNING || (to == DR_SS_WAITING && from == DR_SS_READY))
 		x->start_pt = pnow(j);
-	if (!(from == DR_SS_PENDING && to == DR_SS_READY)) {
+	if (!(from == DR_SS_PENDING && to == DR_SS_READY) || i >= j->n) {
 		json_t *rec = json_pack("{s:s,s:s,s:s,s:i}", "step", s->id, "from",
 					state_names[from], "to", state_names[to],
 					"attempt", (int)x->attempt);
@@ -540,6 +556,10 @@ static int set_state(dr_job *j, size_t i, dr_step_state to, const char *msg)
 			if (machine_of(j, i))
 				json_object_set_new(rec, "machine",
 						    json_string(machine_of(j, i)));
+			if (s->kind == STEP_APPLY_RP)
+				json_object_set_new(rec, "point",
+						    json_string(s->rp->kind == DR_RP_CUSTOM ? s->rp->id
+								: rp_name(s->rp->kind)));
 		}
 		if (msg)
 			json_object_set_new(rec, "message", json_string(msg));
@@ -1369,6 +1389,10 @@ static void gate_eval(dr_job *j, size_t i)
 {
 	dr_strbuf who = DR_STRBUF_INIT;
 
+	for (size_t k = 0; k < j->nx; k++)
+		if (!terminal(j->xs[j->n + k].st))
+			return; /* a recovery point change is under way */
+
 	if (j->xs[i].st == DR_SS_WAITING && gate_approved(j, i, &who) >= gate_needed(j, i))
 		step_done(j, i, DR_SS_SUCCEEDED, "approved by %s", who.buf);
 	dr_strbuf_release(&who);
@@ -1737,6 +1761,51 @@ static void do_cancel(dr_job *j)
 	}
 }
 
+/*
+ * A recovery point change for machine m: a provider step of its own
+ * (journaled like any other), critical, outside the graph.
+ */
+static size_t add_extra(dr_job *j, const char *id, long m, const char *point)
+{
+	dr_step *s;
+	dr_recovery_point *rp;
+	size_t i;
+
+	if (!j->xa)
+		j->xa = dr_arena_new();
+	DR_ALLOC_GROW(j->extra, j->nx + 1, j->ax);
+	j->xs = dr_xrealloc(j->xs, (j->n + j->nx + 1) * sizeof(*j->xs));
+	i = j->n + j->nx;
+	memset(&j->xs[i], 0, sizeof(j->xs[i]));
+	j->xs[i].chain = -1;
+	rp = dr_arena_zalloc(j->xa, sizeof(*rp));
+	if (!strcmp(point, "latest"))
+		rp->kind = DR_RP_LATEST;
+	else if (!strcmp(point, "latest-processed"))
+		rp->kind = DR_RP_LATEST_PROCESSED;
+	else if (!strcmp(point, "latest-app-consistent"))
+		rp->kind = DR_RP_LATEST_APP_CONSISTENT;
+	else {
+		rp->kind = DR_RP_CUSTOM;
+		rp->id = dr_arena_strdup(j->xa, point);
+	}
+	s = &j->extra[j->nx++];
+	memset(s, 0, sizeof(*s));
+	s->id = id ? dr_arena_strdup(j->xa, id)
+		   : dr_arena_printf(j->xa, "%s/change-rp/%s/%zu", gstep(j, (size_t)j->g->gate)->id,
+				     j->p->machines[m].name.v, j->nx);
+	s->kind = STEP_APPLY_RP;
+	s->phase = DR_PHASE_GATE;
+	s->machine = m;
+	s->group = -1;
+	s->rp = rp;
+	s->flags = DR_STEP_F_CRITICAL;
+	s->direction = j->g->direction;
+	j->cnt[DR_SS_PENDING]++;
+	json_object_set_new(j->ids, s->id, json_integer((json_int_t)i));
+	return i;
+}
+
 /* Act on one request; returns NULL (accepted) or why it was refused. */
 static const char *handle(dr_job *j, json_t *rq, dr_strbuf *why)
 {
@@ -1845,6 +1914,32 @@ static const char *handle(dr_job *j, json_t *rq, dr_strbuf *why)
 		reopen(j);
 		step_done(j, i, DR_SS_SKIPPED, "skipped by %s", by);
 		recompute_halt(j);
+		return NULL;
+	}
+	if (!strcmp(action, "change-recovery-point")) {
+		const char *mn = json_string_value(json_object_get(rq, "machine"));
+		const char *point = json_string_value(json_object_get(rq, "point"));
+		long g = waiting_gate(j, "commit"), m = -1;
+		bool ok = false;
+
+		for (size_t k = 0; mn && k < j->p->nmachines; k++)
+			if (!strcmp(j->p->machines[k].name.v, mn))
+				m = (long)k;
+		for (size_t k = 0; m >= 0 && k < j->n; k++)
+			if (gstep(j, k)->machine == m &&
+			    gstep(j, k)->kind == DR_STEP_UNPLANNED_FAILOVER &&
+			    j->xs[k].st == DR_SS_SUCCEEDED)
+				ok = true;
+		if (g < 0 || !point || !*point) {
+			dr_strbuf_addf(why, "job %s is not waiting at the commit gate", j->id);
+			return why->buf;
+		}
+		if (!ok) {
+			dr_strbuf_addf(why, "machine '%s' has no completed failover in job %s",
+				       mn ? mn : "", j->id);
+			return why->buf;
+		}
+		make_ready(j, add_extra(j, NULL, m, point));
 		return NULL;
 	}
 	dr_strbuf_addf(why, "'%s' is not supported by this runner", action);
@@ -1978,7 +2073,7 @@ static void check_done(dr_job *j)
 		return;
 	}
 	done = j->cnt[DR_SS_SUCCEEDED] + j->cnt[DR_SS_SKIPPED] + j->cnt[DR_SS_FAILED];
-	if (done == j->n) {
+	if (done == j->n + j->nx) {
 		end_job(j, DR_JOB_SUCCEEDED, j->cnt[DR_SS_FAILED]
 			? "succeeded with warnings: optional steps failed" : NULL);
 		return;
@@ -2259,6 +2354,19 @@ int dr_job_resume(const char *job_id, const dr_plan *p, const dr_graph *g,
 	json_object_foreach(steps, k, v) {
 		long i = find_step(j, k);
 
+		if (i < 0 && strstr(k, "/change-rp/") &&
+		    json_is_string(json_object_get(v, "machine")) &&
+		    json_is_string(json_object_get(v, "point"))) {
+			long m = -1;
+
+			for (size_t q = 0; q < p->nmachines; q++)
+				if (!strcmp(p->machines[q].name.v,
+					    json_string_value(json_object_get(v, "machine"))))
+					m = (long)q;
+			if (m >= 0)
+				i = (long)add_extra(j, k, m,
+						    json_string_value(json_object_get(v, "point")));
+		}
 		if (i < 0) {
 			rc = dr_error_set(DR_EINVAL, "job %s: the journal names step '%s', which "
 					  "the plan no longer has", job_id, k);
@@ -2308,7 +2416,7 @@ fail:
 /* First turn of a run: set the dependency counters and re-drive steps. */
 static void prime(dr_job *j)
 {
-	for (size_t i = 0; i < j->n; i++) {
+	for (size_t i = 0; i < j->n + j->nx; i++) {
 		const dr_step *s = gstep(j, i);
 		uint32_t left = 0;
 
@@ -2337,7 +2445,7 @@ static void prime(dr_job *j)
 			j->gs[ch->gphase].used++;
 		}
 	}
-	for (size_t i = 0; i < j->n && !j->fatal; i++) {
+	for (size_t i = 0; i < j->n + j->nx && !j->fatal; i++) {
 		struct xstep *x = &j->xs[i];
 		const dr_step *s = gstep(j, i);
 
@@ -2473,7 +2581,7 @@ void dr_job_free(dr_job *j)
 	if (!j)
 		return;
 	j->freeing = true;
-	for (size_t i = 0; i < j->n; i++) {
+	for (size_t i = 0; i < j->n + j->nx; i++) {
 		task_free(j, i);
 		free(j->xs[i].op_id);
 		free(j->xs[i].crid);
@@ -2488,6 +2596,8 @@ void dr_job_free(dr_job *j)
 		free(j->gs[gp].q);
 	free(j->gs);
 	free(j->lost);
+	free(j->extra);
+	dr_arena_free(j->xa);
 	free(j->chains);
 	free(j->xs);
 	free(j->rev_off);

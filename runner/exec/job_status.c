@@ -117,6 +117,7 @@ void dr_job__apply(json_t *doc, const char *type, json_t *rec)
 		copy_field(st, "attempt", rec);
 		copy_field(st, "kind", rec);
 		copy_field(st, "machine", rec);
+		copy_field(st, "point", rec);
 		if (json_object_get(rec, "message"))
 			copy_field(st, "message", rec);
 		if (!strcmp(to, "running") || !strcmp(to, "waiting")) {
