@@ -235,6 +235,9 @@ struct dr_job {
 	size_t warnings;
 	bool running_loop;
 	bool freeing;
+	struct pend *pend;          /* waiting for the simulator save */
+	size_t npend, apend;
+	dr_defer *flush_defer;
 	dr_step *extra;             /* change-recovery-point operations */
 	size_t nx, ax;
 	dr_arena *xa;               /* their ids and points */
@@ -799,22 +802,92 @@ static void poll_timer_cb(dr_loop *loop, void *ud)
 	poll_op(t->j, t->i);
 }
 
+/*
+ * Provider results that the journal will record wait here for one save of
+ * the simulator's state per loop turn (persist_sim): the save must come
+ * before the records that rely on it, and saving the whole simulator once
+ * per operation would make big plans quadratic.
+ */
+struct pend {
+	bool finished;       /* else accepted */
+	size_t i;
+	char *op_id;
+	json_t *rec;         /* finished: the record */
+	json_t *warns;       /* finished: warning messages */
+	bool ok;
+	char *msg;           /* finished, failed: why */
+};
+
+static void apply_accepted(dr_job *j, struct pend *pe);
+static void apply_finished(dr_job *j, struct pend *pe);
+
+static void pend_release(struct pend *pe)
+{
+	free(pe->op_id);
+	free(pe->msg);
+	json_decref(pe->rec);
+	json_decref(pe->warns);
+}
+
+static void flush_cb(dr_loop *loop, void *ud)
+{
+	dr_job *j = ud;
+	size_t k;
+
+	(void)loop;
+	j->flush_defer = NULL;
+	if (!j->fatal)
+		persist(j);
+	for (k = 0; k < j->npend; k++) {
+		struct pend *pe = &j->pend[k];
+
+		if (!j->fatal) {
+			if (pe->finished)
+				apply_finished(j, pe);
+			else
+				apply_accepted(j, pe);
+		}
+		pend_release(&j->pend[k]);
+	}
+	j->npend = 0;
+}
+
+static void queue_pend(dr_job *j, struct pend *pe)
+{
+	if (!j->o.persist_sim || !dr_provider_sim(j->o.provider)) {
+		if (pe->finished)
+			apply_finished(j, pe);
+		else
+			apply_accepted(j, pe);
+		pend_release(pe);
+		return;
+	}
+	DR_ALLOC_GROW(j->pend, j->npend + 1, j->apend);
+	j->pend[j->npend++] = *pe;
+	if (!j->flush_defer)
+		j->flush_defer = dr_loop_defer(j->o.loop, flush_cb, j);
+}
+
 static void finish_op(dr_job *j, size_t i, const dr_prov_job *pj)
 {
-	struct xstep *x = &j->xs[i];
+	struct pend pe;
 	json_t *rec, *errs;
 	dr_strbuf why = DR_STRBUF_INIT;
 	bool ok = dr_prov_job_succeeded(pj);
 
 	if (crash_at(j, "before-finished", i))
 		return;
-	if (persist(j) < 0)
-		return;
+	memset(&pe, 0, sizeof(pe));
+	pe.warns = json_array();
 	errs = json_array();
 	for (size_t k = 0; k < pj->nerrors; k++) {
 		json_array_append_new(errs, dr_prov_error_to_json(&pj->errors[k]));
-		if (pj->errors[k].level && !strcmp(pj->errors[k].level, "Warning"))
+		if (pj->errors[k].level && !strcmp(pj->errors[k].level, "Warning")) {
+			if (ok)
+				json_array_append_new(pe.warns, json_string(
+					pj->errors[k].message ? pj->errors[k].message : "warning"));
 			continue;
+		}
 		dr_strbuf_addf(&why, "%s%s", why.len ? "; " : "",
 			       pj->errors[k].message ? pj->errors[k].message : "error");
 	}
@@ -832,30 +905,47 @@ static void finish_op(dr_job *j, size_t i, const dr_prov_job *pj)
 					      (json_int_t)pj->point.time_ms, "type",
 					      dr_point_type_name(pj->point.type)));
 		json_object_set_new(rec, "rpo_s", json_integer(pj->rpo_s));
-		if (ok)
-			json_object_set_new(j->rpo, machine_of(j, i), json_integer(pj->rpo_s));
 	}
-	if (jappend(j, "finished", rec) < 0) {
-		dr_strbuf_release(&why);
+	if (!ok) {
+		dr_strbuf sb = DR_STRBUF_INIT;
+
+		dr_strbuf_addf(&sb, "%s %s: %s", pj->friendly_name ? pj->friendly_name
+			       : dr_preq_kind_name(pj->kind), pj->state,
+			       why.len ? why.buf : "no error details");
+		pe.msg = dr_strbuf_detach(&sb, NULL);
+	}
+	dr_strbuf_release(&why);
+	pe.finished = true;
+	pe.i = i;
+	pe.op_id = dr_xstrdup(pj->id);
+	pe.rec = rec;
+	pe.ok = ok;
+	queue_pend(j, &pe);
+}
+
+static void apply_finished(dr_job *j, struct pend *pe)
+{
+	size_t i = pe->i;
+	struct xstep *x = &j->xs[i];
+	json_t *rpo = json_object_get(pe->rec, "rpo_s");
+
+	if (jappend(j, "finished", json_incref(pe->rec)) < 0)
 		return;
-	}
+	if (pe->ok && rpo && machine_of(j, i))
+		json_object_set(j->rpo, machine_of(j, i), rpo);
 	if (!x->done_ops)
 		x->done_ops = json_array();
-	json_array_append_new(x->done_ops, json_string(pj->id));
+	json_array_append_new(x->done_ops, json_string(pe->op_id));
 	x->opst = OP_FINISHED;
 	free(x->op_id);
 	x->op_id = NULL;
-	for (size_t k = 0; ok && k < pj->nerrors; k++)
-		if (pj->errors[k].level && !strcmp(pj->errors[k].level, "Warning"))
-			warn(j, i, "%s: %s", gstep(j, i)->id,
-			     pj->errors[k].message ? pj->errors[k].message : "warning");
-	if (ok)
+	for (size_t k = 0; k < json_array_size(pe->warns); k++)
+		warn(j, i, "%s: %s", gstep(j, i)->id,
+		     json_string_value(json_array_get(pe->warns, k)));
+	if (pe->ok)
 		step_done(j, i, DR_SS_SUCCEEDED, NULL);
 	else
-		step_done(j, i, DR_SS_FAILED, "%s %s: %s", pj->friendly_name ? pj->friendly_name
-			  : dr_preq_kind_name(pj->kind), pj->state,
-			  why.len ? why.buf : "no error details");
-	dr_strbuf_release(&why);
+		step_done(j, i, DR_SS_FAILED, "%s", pe->msg);
 }
 
 static void on_poll(void *ud, int rc, const dr_prov_job *pj, const dr_prov_error *err)
@@ -917,18 +1007,12 @@ static void on_start(void *ud, int rc, const char *op_id, const dr_prov_error *e
 	if (rc == 0) {
 		/* The provider has it; a crash from here until the accepted
 		 * record is durable is what reconcile() exists for. */
-		if (persist(j) < 0)
-			return;
-		if (crash_at(j, "after-start-accepted", i))
-			return;
-		if (jappend(j, "accepted", json_pack("{s:s,s:s}", "step", gstep(j, i)->id,
-						      "op_id", op_id)) < 0)
-			return;
-		x->opst = OP_ACCEPTED;
-		x->op_id = dr_xstrdup(op_id);
-		if (crash_at(j, "after-accepted", i))
-			return;
-		poll_op(j, i);
+		struct pend pe;
+
+		memset(&pe, 0, sizeof(pe));
+		pe.i = i;
+		pe.op_id = dr_xstrdup(op_id);
+		queue_pend(j, &pe);
 		return;
 	}
 	if (transient(rc)) {
@@ -951,6 +1035,23 @@ static void on_start(void *ud, int rc, const char *op_id, const dr_prov_error *e
 		step_done(j, i, DR_SS_FAILED, "refused: %s",
 			  err && err->message ? err->message : dr_strerror(rc));
 	}
+}
+
+static void apply_accepted(dr_job *j, struct pend *pe)
+{
+	size_t i = pe->i;
+	struct xstep *x = &j->xs[i];
+
+	if (crash_at(j, "after-start-accepted", i))
+		return;
+	if (jappend(j, "accepted", json_pack("{s:s,s:s}", "step", gstep(j, i)->id,
+					      "op_id", pe->op_id)) < 0)
+		return;
+	x->opst = OP_ACCEPTED;
+	x->op_id = dr_xstrdup(pe->op_id);
+	if (crash_at(j, "after-accepted", i))
+		return;
+	poll_op(j, i);
 }
 
 /* Journal the intent, then send. */
@@ -2587,7 +2688,12 @@ void dr_job_free(dr_job *j)
 		free(j->xs[i].crid);
 		json_decref(j->xs[i].done_ops);
 	}
+	for (size_t k = 0; k < j->npend; k++)
+		pend_release(&j->pend[k]);
+	free(j->pend);
 	if (j->o.loop) {
+		if (j->flush_defer)
+			dr_loop_defer_cancel(j->o.loop, j->flush_defer);
 		dr_loop_timer_cancel(j->o.loop, j->ctl_timer);
 		if (j->sched_defer)
 			dr_loop_defer_cancel(j->o.loop, j->sched_defer);
