@@ -18,6 +18,7 @@
 #include "core/strbuf.h"
 #include "hooks/sandbox.h"
 #include "hooks/serve.h"
+#include "gate/approval.h"
 #include "journal/crc32c.h"
 #include "provider/sim.h"
 
@@ -238,6 +239,8 @@ struct dr_job {
 	struct pend *pend;          /* waiting for the simulator save */
 	size_t npend, apend;
 	dr_defer *flush_defer;
+	char plan_digest[65];       /* for signed approvals; "" when unknown */
+	dr_approval_seen seen[2];   /* signed approvals: commit, failback-commit */
 	dr_step *extra;             /* change-recovery-point operations */
 	size_t nx, ax;
 	dr_arena *xa;               /* their ids and points */
@@ -1493,6 +1496,19 @@ static void gate_eval(dr_job *j, size_t i)
 	for (size_t k = 0; k < j->nx; k++)
 		if (!terminal(j->xs[j->n + k].st))
 			return; /* a recovery point change is under way */
+	if (gstep(j, i)->gate && gstep(j, i)->gate->approvers.n) {
+		dr_approval_quorum_info qi;
+
+		if (j->xs[i].st == DR_SS_WAITING &&
+		    dr_approval_quorum(gstep(j, i)->gate,
+				       &j->seen[gstep(j, i)->gate == &j->p->failback_gate],
+				       &qi, NULL) == 1) {
+			gate_approved(j, i, &who);
+			step_done(j, i, DR_SS_SUCCEEDED, "approved (signed) by %s", who.buf);
+		}
+		dr_strbuf_release(&who);
+		return;
+	}
 
 	if (j->xs[i].st == DR_SS_WAITING && gate_approved(j, i, &who) >= gate_needed(j, i))
 		step_done(j, i, DR_SS_SUCCEEDED, "approved by %s", who.buf);
@@ -1927,6 +1943,54 @@ static const char *handle(dr_job *j, json_t *rq, dr_strbuf *why)
 			dr_strbuf_addf(why, "job %s is not waiting at a gate", j->id);
 			return why->buf;
 		}
+		if (gstep(j, g)->gate && gstep(j, g)->gate->approvers.n) {
+			/* The plan names approver keys: only signed decisions count. */
+			json_t *sig = json_object_get(rq, "signature");
+			char *doc = json_is_string(sig) ? dr_xstrdup(json_string_value(sig))
+				    : sig ? json_dumps(sig, JSON_COMPACT) : NULL;
+			dr_approval_result res;
+			int vrc;
+
+			if (!doc) {
+				dr_strbuf_addf(why, "gate %s needs a signed %s (the plan names "
+					       "approver keys)", gstep(j, g)->id, action);
+				return why->buf;
+			}
+			vrc = dr_approval_verify(j->p, gstep(j, g)->gate, j->id, j->plan_digest,
+						 gstep(j, g)->gate_name, doc, (uint64_t)dr_wall_ms(), 0,
+						 &j->seen[gstep(j, g)->gate == &j->p->failback_gate],
+						 &res);
+			if (vrc < 0) {
+				free(doc);
+				dr_strbuf_addstr(why, dr_error_msg());
+				return why->buf;
+			}
+			if (jappend(j, "approval", json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "gate",
+							     gstep(j, g)->id, "by", res.by, "key", res.key,
+							     "decision", dr_approval_decision_name(res.decision),
+							     "counted", res.counted, "signature", doc)) < 0) {
+				free(doc);
+				return NULL;
+			}
+			free(doc);
+			if (res.decision == DR_APPROVAL_REJECT) {
+				if (jappend(j, "gate", json_pack("{s:s,s:s,s:s}", "gate", gstep(j, g)->id,
+								 "event", "rejected", "by", res.by)) < 0)
+					return NULL;
+				j->rejected = true;
+				step_done(j, g, DR_SS_FAILED, "rejected by %s (signed)", res.by);
+				return NULL;
+			}
+			{
+				json_t *a = json_pack("{s:s}", "by", res.by);
+
+				if (!json_object_get(gate_obj(j, g), "approvals"))
+					json_object_set_new(gate_obj(j, g), "approvals", json_array());
+				json_array_append_new(json_object_get(gate_obj(j, g), "approvals"), a);
+			}
+			gate_eval(j, g);
+			return NULL;
+		}
 		if (!strcmp(action, "approve")) {
 			json_t *a = json_pack("{s:s,s:s}", "gate", gstep(j, g)->id, "by", by);
 
@@ -2360,6 +2424,12 @@ int dr_job_start(const dr_plan *p, const dr_graph *g, const dr_job_opts *o,
 	json_object_set_new(hdr, "provider", json_string(dr_provider_name(o->provider)));
 	json_object_set_new(hdr, "by", json_string(j->by));
 	json_object_set_new(hdr, "pt", json_integer(j->start_pt));
+	if (json_is_string(json_object_get(hdr, "plan_digest")))
+		snprintf(j->plan_digest, sizeof(j->plan_digest), "%s",
+			 json_string_value(json_object_get(hdr, "plan_digest")));
+	else if ((p->commit_gate.approvers.n || p->failback_gate.approvers.n) && p->file &&
+		 dr_plan_digest(p, j->plan_digest) == 0)
+		json_object_set_new(hdr, "plan_digest", json_string(j->plan_digest));
 	rc = dr_journal_create(o->store, j->id, hdr, &j->jr);
 	json_decref(hdr);
 	if (rc < 0)
@@ -2490,6 +2560,29 @@ int dr_job_resume(const char *job_id, const dr_plan *p, const dr_graph *g,
 	j->rpo = json_deep_copy(json_object_get(doc, "rpo"));
 	if (!j->rpo)
 		j->rpo = json_object();
+	if (json_is_string(json_object_get(doc, "plan_digest")))
+		snprintf(j->plan_digest, sizeof(j->plan_digest), "%s",
+			 json_string_value(json_object_get(doc, "plan_digest")));
+	json_object_foreach(j->gates, k, v) {
+		long gi = find_step(j, k);
+		json_t *a;
+		size_t q;
+
+		if (gi < 0 || !gstep(j, gi)->gate || !gstep(j, gi)->gate->approvers.n)
+			continue;
+		/* Rebuild the seen set: verify what was accepted again (age
+		 * does not matter any more: it was checked when it came). */
+		json_array_foreach(json_object_get(v, "approvals"), q, a) {
+			dr_approval_result res;
+			const char *sig = json_string_value(json_object_get(a, "signature"));
+
+			if (sig)
+				dr_approval_verify(p, gstep(j, gi)->gate, job_id, j->plan_digest,
+						   gstep(j, gi)->gate_name, sig, (uint64_t)dr_wall_ms(),
+						   UINT64_MAX / 4,
+						   &j->seen[gstep(j, gi)->gate == &p->failback_gate], &res);
+		}
+	}
 	j->ctl_offset = (uint64_t)json_integer_value(json_object_get(doc, "control_offset"));
 	j->cancel = json_is_true(json_object_get(doc, "cancel_requested"));
 	if (status_parse(json_string_value(json_object_get(doc, "status")), &j->status) < 0)
@@ -2704,6 +2797,8 @@ void dr_job_free(dr_job *j)
 	free(j->lost);
 	free(j->extra);
 	dr_arena_free(j->xa);
+	dr_approval_seen_release(&j->seen[0]);
+	dr_approval_seen_release(&j->seen[1]);
 	free(j->chains);
 	free(j->xs);
 	free(j->rev_off);

@@ -98,6 +98,7 @@ void dr_job__apply(json_t *doc, const char *type, json_t *rec)
 		copy_field(doc, "direction", rec);
 		json_object_set(doc, "steps_total", json_object_get(rec, "nsteps"));
 		copy_field(doc, "digest", rec);
+		copy_field(doc, "plan_digest", rec);
 		copy_field(doc, "by", rec);
 		if (pt)
 			json_object_set(doc, "started", pt);
@@ -184,6 +185,8 @@ void dr_job__apply(json_t *doc, const char *type, json_t *rec)
 
 			copy_field(a, "by", rec);
 			copy_field(a, "comment", rec);
+			copy_field(a, "key", rec);
+			copy_field(a, "signature", rec);
 			copy_field(a, "time", rec);
 			json_array_append_new(arr_at(go, "approvals"), a);
 		} else {

@@ -7,6 +7,8 @@
 
 #include "test.h"
 
+#include "gate/approval.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -630,10 +632,65 @@ TEST(change_recovery_point)
 	env_release(&E);
 }
 
+/* A gate with approver keys takes signed approvals only (gate/approval.h). */
+TEST(signed_approvals)
+{
+	env E;
+	char id[256], path[600], *sig = NULL, *req;
+	const char **keys;
+	json_t *rq;
+
+	env_init(&E, false, NULL);
+	erp(&E);
+	snprintf(path, sizeof(path), "%s/keys", E.dir);
+	mkdir(path, 0755);
+	{
+		char priv[600], pub[600];
+
+		snprintf(priv, sizeof(priv), "%s/keys/ops.key", E.dir);
+		snprintf(pub, sizeof(pub), "%s/keys/ops.pub", E.dir);
+		CHECK_INT(dr_approval_keygen(priv, pub), 0);
+	}
+	write_file(E.dir, "erp.yaml", "# the plan's text, for its digest\n");
+	snprintf(path, sizeof(path), "%s/erp.yaml", E.dir);
+	E.plan->file = dr_arena_strdup(E.arena, path);
+	E.plan->dir = E.dir;
+	keys = dr_arena_zalloc(E.arena, sizeof(*keys));
+	keys[0] = "keys/ops.pub";
+	E.plan->commit_gate.at = &stated;
+	E.plan->commit_gate.approvers.v = keys;
+	E.plan->commit_gate.approvers.n = 1;
+	CHECK_INT(run_new(&E, DR_OP_FAILOVER, 0, NULL, id, NULL), DR_EAGAIN);
+	CHECK(strlen(status_str(&E, id, "plan_digest", NULL, NULL)) == 64);
+	/* Unsigned: accepted into the control file, refused by the job. */
+	CHECK_INT(ctl(&E, id, "{\"action\":\"approve\",\"by\":\"mallory\"}"), 0);
+	CHECK_INT(resume(&E, id, NULL, NULL), DR_EAGAIN);
+	CHECK_STR(status_str(&E, id, "steps", "gate/commit", "state"), "waiting");
+	CHECK_INT(env_count(&E, "control", NULL), 1);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(E.events,
+		(size_t)env_find(&E, "control")), "message")),
+		  "gate gate/commit needs a signed approve (the plan names approver keys)");
+	snprintf(path, sizeof(path), "%s/keys/ops.key", E.dir);
+	CHECK_INT(dr_approval_for_job(path, E.plan, id, "commit", DR_APPROVAL_APPROVE, "alice",
+				      "checked", &sig), 0);
+	rq = json_pack("{s:s,s:s}", "action", "approve", "signature", sig ? sig : "");
+	req = json_dumps(rq, JSON_COMPACT);
+	CHECK_INT(ctl(&E, id, req), 0);
+	CHECK_INT(resume(&E, id, NULL, NULL), 0);
+	CHECK_STR(status_str(&E, id, "status", NULL, NULL), "succeeded");
+	CHECK_STR(status_str(&E, id, "steps", "gate/commit", "message"), "approved (signed) by alice");
+	/* The same signature again is a replay. */
+	free(req);
+	json_decref(rq);
+	free(sig);
+	env_release(&E);
+}
+
 int main(void)
 {
 	RUN(failover_gate_commit);
 	RUN(change_recovery_point);
+	RUN(signed_approvals);
 	RUN(drill_end_to_end);
 	RUN(lifecycle);
 	RUN(recovery_points);
