@@ -1,6 +1,7 @@
 #include "provider/provider.h"
 
 #include "core/error.h"
+#include "provider/azure.h"
 #include "provider/sim.h"
 
 #include <stdio.h>
@@ -249,8 +250,21 @@ int dr_provider_open(const char *name, const json_t *options, dr_loop *loop,
 		*out = dr_sim_provider(s);
 		return 0;
 	}
-	return dr_error_set(DR_ENOTFOUND, "unknown provider '%s' (known: sim)",
-			    name);
+	if (!strcmp(name, "azure")) {
+		dr_azure_opts o;
+		dr_azure *az;
+		int rc;
+
+		dr_azure_opts_init(&o);
+		if (options && (rc = dr_azure_opts_from_json(options, &o)) < 0)
+			return rc;
+		if ((rc = dr_azure_new(loop, &o, &az)) < 0)
+			return rc;
+		*out = dr_azure_provider(az);
+		return 0;
+	}
+	return dr_error_set(DR_ENOTFOUND,
+			    "unknown provider '%s' (known: sim, azure)", name);
 }
 
 void dr_provider_free(dr_provider *p)

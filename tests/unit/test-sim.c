@@ -1418,7 +1418,7 @@ TEST(provider_open_and_free_in_flight)
 	dr_clock_init_virtual(&c, 0);
 	CHECK_INT(dr_loop_new(&c, &l), 0);
 	CHECK_INT(dr_provider_open("azure-typo", NULL, l, &p), DR_ENOTFOUND);
-	CHECK_STR(dr_error_msg(), "unknown provider 'azure-typo' (known: sim)");
+	CHECK_STR(dr_error_msg(), "unknown provider 'azure-typo' (known: sim, azure)");
 	opts = json_pack("{s:f, s:b}", "scale", 0.5, "bogus", 1);
 	CHECK_INT(dr_provider_open("sim", opts, l, &p), DR_EINVAL);
 	CHECK_STR(dr_error_msg(), "sim options: unknown key 'bogus'");
