@@ -481,6 +481,11 @@ static int setup_easy(dr_http_xfer *x, const dr_http_req *req)
 		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
 		curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)req->max_redirects);
 	}
+	/* libcurl silently re-sends a request whose reused connection died
+	 * before any answer; a POST may change state (an ASR failover), so
+	 * it always gets a connection of its own. */
+	if (!strcmp(x->method, "POST"))
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 	if (!strcmp(x->method, "HEAD")) {
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(x->method, "GET") || req->body) {

@@ -24,7 +24,10 @@
  *  - the response body and headers are capped: a response over the cap
  *    fails cleanly with DR_ELIMIT and "response larger than N bytes";
  *  - error messages name the URL without its query string or fragment and
- *    never show request headers (they carry tokens).
+ *    never show request headers (they carry tokens);
+ *  - a POST always opens a fresh connection: libcurl would otherwise re-send
+ *    it by itself when a reused connection dies before the answer, and a
+ *    POST may change state (an ASR failover must never be sent twice).
  *
  * Ownership: the request is copied by dr_http_start(); the response passed
  * to the callback is borrowed and valid only during the call. The dr_http

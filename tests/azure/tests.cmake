@@ -1,0 +1,12 @@
+# The azure provider against the ARM emulator (tests/armemu). Without the
+# emulator (no libmicrohttpd) the test is not built and says so here.
+if(TARGET armemu)
+  add_executable(test-azure ${CMAKE_CURRENT_LIST_DIR}/test-azure.c)
+  target_link_libraries(test-azure PRIVATE dr_core)
+  target_include_directories(test-azure PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+  add_test(NAME azure/test-azure
+           COMMAND test-azure $<TARGET_FILE:armemu> ${CMAKE_CURRENT_BINARY_DIR}/azure-work)
+  set_tests_properties(azure/test-azure PROPERTIES TIMEOUT 300)
+else()
+  message(STATUS "azure: ARM emulator not built: azure provider tests skipped")
+endif()
