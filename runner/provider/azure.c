@@ -16,10 +16,12 @@
 
 #include "core/alloc.h"
 #include "core/arena.h"
+#include "core/embed.h"
 #include "core/error.h"
 #include "core/strbuf.h"
 #include "exec/http.h"
 #include "plan/ynode.h"
+#include "schema/schema.h"
 #include "provider/azauth.h"
 
 #include <assert.h>
@@ -2595,4 +2597,106 @@ unsigned dr_azure_token_fetches(const dr_azure *az)
 const char *dr_azure_credential_kind(const dr_azure *az)
 {
 	return dr_azauth_kind_name(dr_azauth_kind_of(az->auth));
+}
+
+/* ---- inventory snapshot ---- */
+
+static void strip_nulls(json_t *v)
+{
+	const char *k;
+	json_t *x;
+	void *tmp;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach_safe(v, tmp, k, x) {
+			if (json_is_null(x))
+				json_object_del(v, k);
+			else
+				strip_nulls(x);
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+			strip_nulls(x);
+	}
+}
+
+static const char *item_key(const json_t *it)
+{
+	const char *fn = jstr(jprops(it), "friendlyName");
+
+	return fn && *fn ? fn : jstr(it, "name");
+}
+
+json_t *dr_azure_inventory_doc(const json_t *items, const char *vault,
+			       int64_t now_ms, const json_t *previous)
+{
+	json_t *out = json_array(), *it;
+	const json_t *prev_items = json_object_get(previous, "items");
+	char ts[32];
+	time_t t = (time_t)(now_ms / 1000);
+	struct tm tm;
+	size_t i, k;
+
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_array_foreach(items, i, it) {
+		json_t *c = json_deep_copy(it);
+		const char *key = item_key(it);
+		const json_t *p;
+
+		strip_nulls(c);
+		json_array_foreach(prev_items, k, p) {
+			const char *pk = item_key(p);
+
+			if (key && pk && !strcmp(key, pk) && json_object_get(p, "drplan")) {
+				json_object_set_new(c, "drplan",
+						    json_deep_copy(json_object_get(p, "drplan")));
+				break;
+			}
+		}
+		json_array_append_new(out, c);
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:o}", "apiVersion", "drplan/v1", "kind",
+			 "Inventory", "exportedAt", ts, "vault", vault ? vault : "", "items",
+			 out);
+}
+
+static void on_inv_err(void *ctx, const dr_schema_error *e)
+{
+	dr_strbuf *sb = ctx;
+
+	if (sb->len < 2000)
+		dr_strbuf_addf(sb, "%s%s: %s", sb->len ? "; " : "",
+			       *e->instance_path ? e->instance_path : "/", e->message);
+}
+
+int dr_azure_inventory_check(const json_t *doc)
+{
+	const struct dr_embedded *f = dr_embedded_find("inventory.schema.json");
+	json_t *root;
+	dr_schema *s = NULL;
+	char *msg = NULL;
+	dr_strbuf sb = DR_STRBUF_INIT;
+	int n;
+
+	if (!f || !(root = json_loadb((const char *)f->data, f->len, 0, NULL)))
+		return dr_error_set(DR_ERR, "the inventory schema is not embedded");
+	if (dr_schema_compile(root, NULL, &s, &msg) < 0) {
+		json_decref(root);
+		n = dr_error_set(DR_ERR, "inventory schema: %s", msg ? msg : "");
+		free(msg);
+		return n;
+	}
+	json_decref(root);
+	n = dr_schema_validate(s, doc, on_inv_err, &sb);
+	dr_schema_free(s);
+	if (n != 0) {
+		n = dr_error_set(DR_EINVAL, "the snapshot does not match "
+				 "inventory.schema.json: %s", sb.buf);
+		dr_strbuf_release(&sb);
+		return n;
+	}
+	dr_strbuf_release(&sb);
+	return 0;
 }

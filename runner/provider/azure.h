@@ -133,6 +133,23 @@ int dr_azure_update_target(dr_azure *az, const dr_plan *plan,
 json_t *dr_azure_update_body(const dr_azure *az, const dr_plan *plan,
 			     const dr_machine *m, const json_t *item);
 
+/*
+ * The inventory snapshot (schemas/inventory.schema.json) of items (the
+ * array dr_azure_list_items returns): {"apiVersion": "drplan/v1", "kind":
+ * "Inventory", "exportedAt", "vault", "items"}. Items are ARM's GET bodies
+ * without null values (null means "not set"); the hand-written `drplan`
+ * block of an item in previous (an older snapshot, may be NULL) is kept,
+ * matched by friendlyName. New reference.
+ */
+json_t *dr_azure_inventory_doc(const json_t *items, const char *vault,
+			       int64_t now_ms, const json_t *previous);
+
+/*
+ * Check doc against the embedded inventory schema. Returns 0, or DR_EINVAL
+ * with the first errors in dr_error_msg() ("/items/0/...: message").
+ */
+int dr_azure_inventory_check(const json_t *doc);
+
 /* Counters for tests and the run report. */
 typedef struct dr_azure_stats {
 	unsigned requests;        /* HTTP requests to ARM sent */

@@ -1037,6 +1037,43 @@ TEST(update_target_patch)
 	ctx_close(&c);
 }
 
+TEST(inventory_snapshot_matches_schema)
+{
+	const char *args[] = { "--items", "5", "--page-size", "2", NULL };
+	ctx c;
+	res r;
+	json_t *doc, *prev;
+
+	secret_env();
+	if (ctx_open(&c, args, NULL) < 0) {
+		CHECK(0);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	dr_azure_list_items(c.az, on_items, &r);
+	wait_res(c.l, &r);
+	CHECK_INT(r.rc, 0);
+	CHECK_INT(r.n, 5);
+	prev = json_pack("{s:[{s:s,s:{s:s},s:{s:b}}]}", "items", "name", "x",
+			 "properties", "friendlyName", "vm02", "drplan", "dhcpService", 1);
+	doc = dr_azure_inventory_doc(r.j, "vault-dr", 1764000000000LL, prev);
+	CHECK_INT(dr_azure_inventory_check(doc), 0);
+	if (dr_azure_inventory_check(doc))
+		fprintf(stderr, "%s\n", dr_error_msg());
+	CHECK_STR(json_string_value(json_object_get(doc, "exportedAt")), "2025-11-24T16:00:00Z");
+	CHECK_INT(json_array_size(json_object_get(doc, "items")), 5);
+	CHECK(json_is_true(json_object_get(json_object_get(
+		json_array_get(json_object_get(doc, "items"), 1), "drplan"), "dhcpService")));
+	/* A snapshot that breaks the schema is refused with the place. */
+	json_object_set_new(doc, "kind", json_string("Plan"));
+	CHECK_INT(dr_azure_inventory_check(doc), DR_EINVAL);
+	CHECK(strstr(dr_error_msg(), "/kind: ") != NULL);
+	json_decref(doc);
+	json_decref(prev);
+	res_release(&r);
+	ctx_close(&c);
+}
+
 TEST(secrets_absent)
 {
 	/* Everything the tests saw: error texts and the emulator's logs. */
@@ -1076,6 +1113,7 @@ int main(int argc, char **argv)
 	RUN(fault_post_500_not_resent);
 	RUN(fault_accepted_response_lost);
 	RUN(update_target_patch);
+	RUN(inventory_snapshot_matches_schema);
 	RUN(secrets_absent);
 	clear_env();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);

@@ -7,6 +7,10 @@ if(TARGET armemu)
   add_test(NAME azure/test-azure
            COMMAND test-azure $<TARGET_FILE:armemu> ${CMAKE_CURRENT_BINARY_DIR}/azure-work)
   set_tests_properties(azure/test-azure PROPERTIES TIMEOUT 300)
+  add_test(NAME azure/inventory-export
+           COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/test-inventory-cli.sh $<TARGET_FILE:drplan>
+                   $<TARGET_FILE:armemu> ${CMAKE_CURRENT_BINARY_DIR})
+  set_tests_properties(azure/inventory-export PROPERTIES TIMEOUT 120)
 else()
   message(STATUS "azure: ARM emulator not built: azure provider tests skipped")
 endif()
