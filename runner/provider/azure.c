@@ -1306,9 +1306,25 @@ static void jobs_listed(az_req *r, az_resp *s)
 	finish(r, 0);
 }
 
-static void jobs_path(dr_azure *az, dr_strbuf *sb)
+/*
+ * The vault's jobs, those started at or after since_ms only when since_ms >
+ * 0 ($filter=startTime eq '...', the JobQueryParameter.startTime that Az
+ * PowerShell's -StartTime sends). Callers filter again on their side.
+ */
+static void jobs_path(dr_azure *az, dr_strbuf *sb, int64_t since_ms)
 {
 	dr_strbuf_addf(sb, "%s/replicationJobs", az->vpath);
+	if (since_ms > 0) {
+		char ts[40], *enc;
+		time_t t = (time_t)(since_ms / 1000);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(ts, sizeof(ts), "startTime eq '%Y-%m-%dT%H:%M:%SZ'", &tm);
+		enc = curl_easy_escape(NULL, ts, 0);
+		dr_strbuf_addf(sb, "?$filter=%s", enc);
+		curl_free(enc);
+	}
 }
 
 static void find_resolved(az_req *r, az_resp *unused)
@@ -1316,7 +1332,7 @@ static void find_resolved(az_req *r, az_resp *unused)
 	dr_strbuf p = DR_STRBUF_INIT;
 
 	(void)unused;
-	jobs_path(r->az, &p);
+	jobs_path(r->az, &p, r->since);
 	get_all(r, p.buf, jobs_listed);
 	dr_strbuf_release(&p);
 }
@@ -1968,6 +1984,12 @@ static void start_answer(az_req *r, az_resp *s)
 	 * blindly: look at the item's currentScenario, then at its jobs.
 	 */
 	r->az->st.reconciled++;
+	{
+		name_entry *e = find_name(r->az, r->item);
+
+		free(r->job_id);
+		r->job_id = e && e->last_job ? dr_xstrdup(e->last_job) : NULL;
+	}
 	r->post_5xx = s->rc == 0 && s->status >= 500;
 	snprintf(what, sizeof(what), "%s on '%s'", dr_preq_kind_asr_op(r->op.kind),
 		 r->item);
@@ -1993,7 +2015,8 @@ static void recon_item(az_req *r, az_resp *s)
 			return;
 		}
 	}
-	jobs_path(r->az, &p);
+	r->since = r->sent_ms - 5 * 60 * 1000;
+	jobs_path(r->az, &p, r->since);
 	get_all(r, p.buf, recon_jobs);
 	dr_strbuf_release(&p);
 }
@@ -2004,13 +2027,15 @@ static void recon_jobs(az_req *r, az_resp *s)
 
 	if (s->rc == 0 && s->status == 200) {
 		/* Jobs of this item and kind that started after we sent (minus
-		 * clock skew between us and ASR). */
-		r->since = r->sent_ms - 5 * 60 * 1000;
+		 * clock skew between us and ASR: r->since). */
 		jobs_view(r);
 		for (i = r->njobs; i-- > 0;) {
 			const dr_prov_job *j = &r->jobs[i];
 
 			if (j->kind != r->op.kind)
+				continue;
+			/* An earlier job of ours for this item is not this one. */
+			if (r->job_id && !strcmp(r->job_id, j->id))
 				continue;
 			if (r->op.client_request_id && j->client_request_id &&
 			    strcmp(r->op.client_request_id, j->client_request_id))
