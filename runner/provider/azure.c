@@ -1538,9 +1538,9 @@ static int check_allowed(az_req *r, const dr_prov_item *it)
 	}
 	if ((q->kind == DR_PREQ_PLANNED_FAILOVER || q->kind == DR_PREQ_TEST_FAILOVER) &&
 	    it->replication_health && !strcmp(it->replication_health, "Critical")) {
-		set_err(r, 400, "ReplicationHealthCritical",
-			"Replication of the item is unhealthy; a failback or drill "
-			"would fail or lose data.",
+		set_err(r, 400, "OperationNotAllowed",
+			"Replication of the item is unhealthy (ReplicationHealthCritical); "
+			"a failback or drill would fail or lose data.",
 			"Resolve the item's health errors in the vault (or with "
 			"resolveHealthErrors) and wait for replication health "
 			"Normal.",
@@ -1550,9 +1550,9 @@ static int check_allowed(az_req *r, const dr_prov_item *it)
 	}
 	if ((q->kind == DR_PREQ_PLANNED_FAILOVER || q->kind == DR_PREQ_TEST_FAILOVER ||
 	     q->kind == DR_PREQ_UNPLANNED_FAILOVER) && it->initial_replication_percent >= 0) {
-		set_err(r, 400, "InitialReplicationPending",
-			"Initial replication has not finished; there is no "
-			"consistent copy to fail over to yet.",
+		set_err(r, 400, "OperationNotAllowed",
+			"Initial replication has not finished (InitialReplicationPending); "
+			"there is no consistent copy to fail over to yet.",
 			"Wait until initial replication reaches 100%.",
 			"Replicated item '%s' is still in initial replication "
 			"(%d%% complete).", it->name, it->initial_replication_percent);
@@ -2049,9 +2049,13 @@ static void recon_jobs(az_req *r, az_resp *s)
 		}
 	}
 	/* Nothing shows the operation was accepted; ASR may still be creating
-	 * the job. The executor reconciles with find_jobs before resending. */
+	 * the job. The executor reconciles with find_jobs before resending.
+	 * After an accepted answer without a job id the operation did start:
+	 * DR_EIO all the same, so the executor looks before sending again. */
 	if (!r->has_err)
-		set_err(r, 0, "OperationOutcomeUnknown", NULL, NULL, "x");
+		set_err(r, 0, "OperationOutcomeUnknown", NULL, NULL,
+			"ASR accepted %s on '%s' but named no job",
+			dr_preq_kind_asr_op(r->op.kind), r->item);
 	{
 		const char *m = r->err.message;
 

@@ -1,11 +1,11 @@
 # The azure provider against the ARM emulator (tests/armemu). Without the
 # emulator (no libmicrohttpd) the test is not built and says so here.
 if(TARGET armemu)
-  add_executable(test-azure ${CMAKE_CURRENT_LIST_DIR}/test-azure.c)
-  target_link_libraries(test-azure PRIVATE dr_core)
-  target_include_directories(test-azure PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+  add_executable(test-azure-emu ${CMAKE_CURRENT_LIST_DIR}/test-azure.c)
+  target_link_libraries(test-azure-emu PRIVATE dr_core)
+  target_include_directories(test-azure-emu PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
   add_test(NAME azure/test-azure
-           COMMAND test-azure $<TARGET_FILE:armemu> ${CMAKE_CURRENT_BINARY_DIR}/azure-work)
+           COMMAND test-azure-emu $<TARGET_FILE:armemu> ${CMAKE_CURRENT_BINARY_DIR}/azure-work)
   set_tests_properties(azure/test-azure PROPERTIES TIMEOUT 300)
   add_test(NAME azure/inventory-export
            COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/test-inventory-cli.sh $<TARGET_FILE:drplan>
