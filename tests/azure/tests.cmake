@@ -14,3 +14,15 @@ if(TARGET armemu)
 else()
   message(STATUS "azure: ARM emulator not built: azure provider tests skipped")
 endif()
+
+# End to end with the executor, once runner/exec/job.h is in the tree.
+if(TARGET armemu AND EXISTS ${CMAKE_SOURCE_DIR}/runner/exec/job.h)
+  add_executable(test-azure-job ${CMAKE_CURRENT_LIST_DIR}/test-azure-job.c)
+  target_link_libraries(test-azure-job PRIVATE dr_core)
+  target_include_directories(test-azure-job PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+  add_test(NAME azure/test-azure-job
+           COMMAND test-azure-job $<TARGET_FILE:armemu> ${CMAKE_CURRENT_BINARY_DIR}/azure-work)
+  set_tests_properties(azure/test-azure-job PROPERTIES TIMEOUT 300)
+elseif(TARGET armemu)
+  message(STATUS "azure: no runner/exec/job.h yet: end-to-end job test skipped")
+endif()

@@ -1,0 +1,228 @@
+/*
+ * test-azure-job.c - end to end: the executor (exec/job.h) runs jobs with
+ * the azure provider against the ARM emulator: a drill, then a failover
+ * that waits at the commit gate, is approved and commits, then reprotect.
+ *
+ * usage: test-azure-job ARMEMU WORKDIR
+ */
+#include "test.h"
+
+#include "core/arena.h"
+#include "core/diag.h"
+#include "core/error.h"
+#include "exec/job.h"
+#include "exec/loop.h"
+#include "graph/graph.h"
+#include "journal/store.h"
+#include "plan/plan.h"
+#include "provider/azure.h"
+#include "provider/provider.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *g_emu;
+static char g_dir[1024];
+static pid_t g_pid;
+static int g_port;
+
+static const char plan_text[] =
+	"apiVersion: drplan/v1\n"
+	"kind: RecoveryPlan\n"
+	"metadata: { name: e2e }\n"
+	"target:\n"
+	"  provider: azure\n"
+	"  subscription: 33333333-3333-3333-3333-333333333333\n"
+	"  resourceGroup: rg-dr\n"
+	"  vault: vault-dr\n"
+	"  location: westeurope\n"
+	"machines:\n"
+	"  - name: vm01\n"
+	"  - name: vm02\n"
+	"groups:\n"
+	"  - name: all\n"
+	"    machines: [vm01, vm02]\n";
+
+static int emu_start(void)
+{
+	char pf[1100];
+	int i;
+
+	snprintf(pf, sizeof(pf), "%s/port", g_dir);
+	g_pid = fork();
+	if (g_pid == 0) {
+		if (!freopen("/dev/null", "w", stderr))
+			_exit(127);
+		execl(g_emu, g_emu, "--port-file", pf, "--items", "2", "--scale", "0.0001",
+		      (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500; i++) {
+		FILE *f = fopen(pf, "r");
+
+		if (f) {
+			int ok = fscanf(f, "%d", &g_port) == 1;
+
+			fclose(f);
+			if (ok)
+				return 0;
+		}
+		usleep(10000);
+	}
+	return -1;
+}
+
+static void on_event(void *ctx, const json_t *ev)
+{
+	(void)ctx;
+	if (getenv("DRPLAN_TEST_VERBOSE")) {
+		char *s = json_dumps(ev, JSON_COMPACT);
+
+		fprintf(stderr, "%s\n", s);
+		free(s);
+	}
+}
+
+typedef struct world {
+	dr_arena *a;
+	dr_diags *d;
+	dr_plan *p;
+	dr_loop *l;
+	dr_store *s;
+	dr_provider *prov;
+} world;
+
+static int world_open(world *w)
+{
+	dr_plan_load_opts lo = { .no_inventory = true };
+	json_t *o;
+	char url[64], store[1100];
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->a = dr_arena_new();
+	w->d = dr_diags_new();
+	if ((rc = dr_plan_load_text(w->a, "e2e.yaml", plan_text, strlen(plan_text), &lo,
+				    w->d, &w->p)) < 0)
+		return rc;
+	dr_loop_new(NULL, &w->l);
+	snprintf(store, sizeof(store), "%s/state", g_dir);
+	if ((rc = dr_store_open(store, DR_STORE_CREATE, &w->s)) < 0)
+		return rc;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", g_port);
+	o = dr_azure_opts_json_from_plan(w->p);
+	json_object_set_new(o, "armEndpoint", json_string(url));
+	json_object_set_new(o, "authorityHost", json_string(url));
+	json_object_set_new(o, "pollMs", json_integer(20));
+	json_object_set_new(o, "datastoreName", json_string("datastore1"));
+	json_object_set_new(o, "logStorageAccountId",
+			    json_string("/subscriptions/33333333-3333-3333-3333-333333333333/"
+					"resourceGroups/rg-dr/providers/Microsoft.Storage/"
+					"storageAccounts/logsa"));
+	rc = dr_provider_open("azure", o, w->l, &w->prov);
+	json_decref(o);
+	return rc;
+}
+
+static void world_close(world *w)
+{
+	dr_provider_free(w->prov);
+	dr_store_free(w->s);
+	dr_loop_free(w->l);
+	dr_diags_free(w->d);
+	dr_arena_free(w->a);
+}
+
+static int run_job(world *w, dr_operation op, dr_direction dir, bool approve,
+		   dr_job_status_code *status)
+{
+	dr_compile_opts co = DR_COMPILE_OPTS_INIT;
+	dr_graph *g = NULL;
+	dr_job_opts o;
+	dr_job *j = NULL;
+	int rc;
+
+	co.direction = dir;
+	if ((rc = dr_graph_compile(w->a, w->p, op, &co, &g)) < 0)
+		return rc;
+	memset(&o, 0, sizeof(o));
+	o.store = w->s;
+	o.provider = w->prov;
+	o.loop = w->l;
+	o.on_event = on_event;
+	o.detach_when_waiting = true;
+	o.control_poll_ms = 20;
+	o.tick_ms = 20;
+	o.max_poll_ms = 50;
+	o.by = "test@e2e";
+	if ((rc = dr_job_start(w->p, g, &o, NULL, &j)) < 0)
+		return rc;
+	rc = dr_job_run(j);
+	if (rc == DR_EAGAIN && approve) {
+		json_t *req = json_pack("{s:s,s:s}", "action", "approve", "by", "test@e2e");
+
+		rc = dr_job_control(w->s, dr_job_id(j), req);
+		json_decref(req);
+		if (rc == 0)
+			rc = dr_job_run(j);
+	}
+	*status = dr_job_status_now(j);
+	dr_job_free(j);
+	return rc;
+}
+
+TEST(jobs_with_the_azure_provider)
+{
+	world w;
+	dr_job_status_code st = DR_JOB_RUNNING;
+
+	setenv("AZURE_TENANT_ID", "11111111-1111-1111-1111-111111111111", 1);
+	setenv("AZURE_CLIENT_ID", "22222222-2222-2222-2222-222222222222", 1);
+	setenv("AZURE_CLIENT_SECRET", "emulator-secret", 1);
+	if (world_open(&w) < 0) {
+		fprintf(stderr, "setup: %s\n", dr_error_msg());
+		CHECK(0);
+		return;
+	}
+	CHECK_INT(run_job(&w, DR_OP_DRILL, DR_DIR_TO_AZURE, false, &st), 0);
+	CHECK_STR(dr_job_status_name(st), "succeeded");
+	CHECK_INT(run_job(&w, DR_OP_FAILOVER, DR_DIR_TO_AZURE, true, &st), 0);
+	CHECK_STR(dr_job_status_name(st), "succeeded");
+	CHECK_INT(run_job(&w, DR_OP_REPROTECT, DR_DIR_TO_ONPREM, false, &st), 0);
+	CHECK_STR(dr_job_status_name(st), "succeeded");
+	world_close(&w);
+}
+
+int main(int argc, char **argv)
+{
+	char cmd[1200];
+	int st;
+
+	if (argc < 3)
+		return 2;
+	g_emu = argv[1];
+	if (access(g_emu, X_OK)) {
+		printf("SKIP: ARM emulator '%s' is not built\n", g_emu);
+		return 0;
+	}
+	mkdir(argv[2], 0755);
+	snprintf(g_dir, sizeof(g_dir), "%s/job.%ld", argv[2], (long)getpid());
+	mkdir(g_dir, 0700);
+	signal(SIGPIPE, SIG_IGN);
+	if (emu_start() < 0) {
+		fprintf(stderr, "emulator did not start\n");
+		return 1;
+	}
+	RUN(jobs_with_the_azure_provider);
+	kill(g_pid, SIGTERM);
+	waitpid(g_pid, &st, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", g_dir);
+	return test_summary();
+}
