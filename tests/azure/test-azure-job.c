@@ -10,6 +10,7 @@
 #include "core/arena.h"
 #include "core/diag.h"
 #include "core/error.h"
+#include "exec/http.h"
 #include "exec/job.h"
 #include "exec/loop.h"
 #include "graph/graph.h"
@@ -176,6 +177,35 @@ static int run_job(world *w, dr_operation op, dr_direction dir, bool approve,
 	return rc;
 }
 
+static void on_stats(dr_http_xfer *x, const dr_http_resp *r, void *ud)
+{
+	(void)x;
+	*(json_t **)ud = r->rc == 0 ? json_loadb(r->body, r->body_len, 0, NULL) : json_object();
+}
+
+/* Operations the emulator accepted for item, by dr_preq_kind_name. */
+static long accepted(dr_loop *l, const char *item, const char *op)
+{
+	dr_http *h;
+	dr_http_req q;
+	json_t *j = NULL;
+	char url[128];
+	long n;
+
+	memset(&q, 0, sizeof(q));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/_emulator/stats", g_port);
+	q.url = url;
+	dr_http_new(l, &h);
+	dr_http_start(h, &q, on_stats, &j, NULL);
+	while (!j)
+		dr_loop_run_once(l, true);
+	dr_http_free(h);
+	n = (long)json_integer_value(json_object_get(
+		json_object_get(json_object_get(j, "items"), item), op));
+	json_decref(j);
+	return n;
+}
+
 TEST(jobs_with_the_azure_provider)
 {
 	world w;
@@ -195,6 +225,13 @@ TEST(jobs_with_the_azure_provider)
 	CHECK_STR(dr_job_status_name(st), "succeeded");
 	CHECK_INT(run_job(&w, DR_OP_REPROTECT, DR_DIR_TO_ONPREM, false, &st), 0);
 	CHECK_STR(dr_job_status_name(st), "succeeded");
+	/* Each operation reached ASR exactly once per machine. */
+	CHECK_INT(accepted(w.l, "vm01", "test-failover"), 1);
+	CHECK_INT(accepted(w.l, "vm02", "test-failover-cleanup"), 1);
+	CHECK_INT(accepted(w.l, "vm01", "unplanned-failover"), 1);
+	CHECK_INT(accepted(w.l, "vm02", "commit"), 1);
+	CHECK_INT(accepted(w.l, "vm01", "reprotect"), 1);
+	CHECK_INT(accepted(w.l, "vm02", "reprotect"), 1);
 	world_close(&w);
 }
 
