@@ -478,6 +478,13 @@ static void fail_all(dr_azauth *a, int rc, const char *fmt, ...)
 	char msg[1024];
 	va_list ap;
 
+	/* An early refresh that fails leaves the current token in use until
+	 * it really expires: a short outage of the identity platform must
+	 * not stop a failover. */
+	if (a->token && dr_loop_now(a->loop) < a->expires_at) {
+		answer(a, &a->waiters, 0, "");
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

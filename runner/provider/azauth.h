@@ -29,8 +29,9 @@
  * https://login.microsoftonline.com.
  *
  * Tokens are cached and refreshed early: at expiry minus a tenth of the
- * lifetime, at most 5 minutes early. Concurrent requests for a token share
- * one fetch. dr_azauth_get(force=true) drops the cached token first (the
+ * lifetime, at most 5 minutes early; if that early fetch fails, the current
+ * token is used until it really expires. Concurrent requests for a token
+ * share one fetch. dr_azauth_get(force=true) drops the cached token first (the
  * provider does this once when ARM answers 401).
  *
  * Secrets (client secret, assertion, access tokens) never appear in error
