@@ -675,6 +675,23 @@ static void random_id(dr_azure *az, char buf[37])
 		 (unsigned long long)(b & 0xffffffffffffull));
 }
 
+static bool is_guid(const char *s)
+{
+	int i;
+
+	if (!s || strlen(s) != 36)
+		return false;
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!isxdigit((unsigned char)s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /*
  * Send method url (a full URL, or a path under the ARM endpoint that gets
  * ?api-version=) with body (copied; NULL: none), then next(r, resp).
@@ -701,7 +718,8 @@ static void call(az_req *r, const char *method, const char *url,
 	r->c.throttles = 0;
 	r->c.auth_retried = false;
 	r->c.next = next;
-	if (r->type == R_START && r->op.client_request_id && r->c.write)
+	/* ARM wants a GUID here; another key stays out of the header. */
+	if (r->type == R_START && r->c.write && is_guid(r->op.client_request_id))
 		snprintf(r->c.crid, sizeof(r->c.crid), "%.36s", r->op.client_request_id);
 	else
 		random_id(az, r->c.crid);
