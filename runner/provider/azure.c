@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,7 @@ struct az_req {
 	json_t *extra;        /* reprotect discovery: fabric details */
 	step_fn page_then;
 	char *rp_id;          /* chosen recovery point */
+	char sent_crid[37];   /* x-ms-client-request-id of the POST */
 	int64_t sent_ms;      /* wall clock when the POST went out */
 	bool relisted;
 	bool post_5xx;
@@ -675,6 +677,21 @@ static void random_id(dr_azure *az, char buf[37])
 		 (unsigned long long)(b & 0xffffffffffffull));
 }
 
+/* A name-based GUID (SHA-256, version 5 layout) for key. */
+static void guid_of(const char *key, char out[37])
+{
+	unsigned char h[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	EVP_Digest(key, strlen(key), h, &n, EVP_sha256(), NULL);
+	h[6] = (unsigned char)((h[6] & 0x0f) | 0x50);
+	h[8] = (unsigned char)((h[8] & 0x3f) | 0x80);
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11],
+		 h[12], h[13], h[14], h[15]);
+}
+
 static bool is_guid(const char *s)
 {
 	int i;
@@ -718,11 +735,21 @@ static void call(az_req *r, const char *method, const char *url,
 	r->c.throttles = 0;
 	r->c.auth_retried = false;
 	r->c.next = next;
-	/* ARM wants a GUID here; another key stays out of the header. */
-	if (r->type == R_START && r->c.write && is_guid(r->op.client_request_id))
-		snprintf(r->c.crid, sizeof(r->c.crid), "%.36s", r->op.client_request_id);
-	else
+	/* ARM wants a GUID here: the executor's key as is when it is one,
+	 * else a GUID derived from it, so a retry after a crash sends the
+	 * same id. */
+	if (r->type == R_START && r->c.write && r->op.client_request_id) {
+		if (is_guid(r->op.client_request_id))
+			snprintf(r->c.crid, sizeof(r->c.crid), "%.36s",
+				 r->op.client_request_id);
+		else
+			guid_of(r->op.client_request_id, r->c.crid);
+		memcpy(r->sent_crid, r->c.crid, sizeof(r->sent_crid));
+	} else {
 		random_id(az, r->c.crid);
+		if (r->type == R_START && r->c.write)
+			memcpy(r->sent_crid, r->c.crid, sizeof(r->sent_crid));
+	}
 	call_go(r);
 }
 
@@ -2046,7 +2073,11 @@ static void recon_jobs(az_req *r, az_resp *s)
 	if (s->rc == 0 && s->status == 200) {
 		/* Jobs of this item and kind that started after we sent (minus
 		 * clock skew between us and ASR: r->since). */
+		const dr_prov_job *pick = NULL;
+
 		jobs_view(r);
+		/* The newest job of this kind, unless one carries the request
+		 * id we sent (then that one). */
 		for (i = r->njobs; i-- > 0;) {
 			const dr_prov_job *j = &r->jobs[i];
 
@@ -2055,11 +2086,17 @@ static void recon_jobs(az_req *r, az_resp *s)
 			/* An earlier job of ours for this item is not this one. */
 			if (r->job_id && !strcmp(r->job_id, j->id))
 				continue;
-			if (r->op.client_request_id && j->client_request_id &&
-			    strcmp(r->op.client_request_id, j->client_request_id))
-				continue;
-			r->started = dr_arena_strdup(r->a, j->id);
-			note_job(r->az, r->item, j->id);
+			if (j->client_request_id && r->sent_crid[0] &&
+			    !strcasecmp(j->client_request_id, r->sent_crid)) {
+				pick = j;
+				break;
+			}
+			if (!pick)
+				pick = j;
+		}
+		if (pick) {
+			r->started = dr_arena_strdup(r->a, pick->id);
+			note_job(r->az, r->item, pick->id);
 			r->az->st.adopted++;
 			r->has_err = false;
 			finish(r, 0);

@@ -974,6 +974,7 @@ TEST(fault_accepted_response_lost)
 	json_decref(fault(&c, "lose-accept:1:unplanned-failover"));
 	memset(&q, 0, sizeof(q));
 	q.item = "vm03";
+	q.client_request_id = "failover-20261125/all/vm03/failover/1.0";
 	q.kind = DR_PREQ_UNPLANNED_FAILOVER;
 	q.rp.kind = DR_RP_LATEST;
 	memset(&r, 0, sizeof(r));
