@@ -549,10 +549,13 @@ TEST(managed_identity_flow)
 		return;
 	}
 	CHECK_STR(dr_azure_credential_kind(c.az), "managed-identity");
+	/* IMDS answers 503 twice: retried with backoff, as its doc says. */
+	json_decref(emu_ctl(c.l, &c.e, "POST", "/_emulator/faults", "error:503:2:token"));
 	get_item(&c, "vm02", &r);
 	CHECK_INT(r.rc, 0);
 	CHECK_STR(item_s(&r, "friendlyName"), "vm02");
 	res_release(&r);
+	CHECK_INT(dr_azure_token_fetches(c.az), 3);
 	ctx_close(&c);
 }
 
