@@ -766,6 +766,10 @@ TEST(life_cycle)
 		  "test-failover");
 	res_release(&r);
 	free(job);
+	/* Another point before commit: the newest processed one. */
+	q.kind = DR_PREQ_APPLY_RECOVERY_POINT;
+	q.rp.kind = DR_RP_LATEST_PROCESSED;
+	CHECK_INT(run_op(&c, &q, NULL), 0);
 	q.kind = DR_PREQ_COMMIT;
 	CHECK_INT(run_op(&c, &q, NULL), 0);
 	get_item(&c, "vm01", &r);
