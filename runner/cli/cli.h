@@ -35,6 +35,7 @@ extern const struct dr_cmd dr_cmd_validate;
 extern const struct dr_cmd dr_cmd_plan;
 extern const struct dr_cmd dr_cmd_graph;
 extern const struct dr_cmd dr_cmd_rules;
+extern const struct dr_cmd dr_cmd_schedule;
 extern const struct dr_cmd dr_cmd_inventory;
 
 /* Print "usage: drplan NAME USAGE" and a hint to stderr; returns DR_EXIT_USAGE. */

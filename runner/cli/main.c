@@ -21,6 +21,7 @@ static const struct dr_cmd *const commands[] = {
 	&dr_cmd_plan,
 	&dr_cmd_graph,
 	&dr_cmd_rules,
+	&dr_cmd_schedule,
 	&dr_cmd_inventory,
 };
 
