@@ -3,6 +3,7 @@
  */
 #include "cli.h"
 
+#include "core/alloc.h"
 #include "report/diagfmt.h"
 #include "rules/rules.h"
 
@@ -33,6 +34,7 @@ static int run(const struct dr_cmd *cmd, int argc, char **argv)
 	bool strict = false, verbose = false;
 	dr_diags *diags;
 	dr_strbuf sb = DR_STRBUF_INIT;
+	dr_arena **arenas;
 	int c, i, status = DR_EXIT_OK;
 
 	optind = 1;
@@ -76,7 +78,7 @@ static int run(const struct dr_cmd *cmd, int argc, char **argv)
 
 	diags = dr_diags_new();
 	/* Each plan gets its own arena; their texts must outlive rendering. */
-	dr_arena *arenas[argc];
+	arenas = dr_xcalloc((size_t)argc, sizeof(*arenas));
 	for (i = optind; i < argc; i++) {
 		dr_plan *p;
 		int rc;
@@ -108,6 +110,7 @@ static int run(const struct dr_cmd *cmd, int argc, char **argv)
 	dr_diags_free(diags);
 	for (i = optind; i < argc; i++)
 		dr_arena_free(arenas[i]);
+	free(arenas);
 	return status;
 }
 
