@@ -23,6 +23,7 @@ static const struct dr_cmd *const commands[] = {
 	&dr_cmd_rules,
 	&dr_cmd_schedule,
 	&dr_cmd_inventory,
+	&dr_cmd_report,
 };
 
 static void print_overview(FILE *f)
