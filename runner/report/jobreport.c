@@ -1307,9 +1307,13 @@ static void render_svg(const json_t *doc, int64_t rto_obj, dr_strbuf *sb)
 	if (nget(doc, "rto_ms") >= 0) {
 		double x = label_w + (double)nget(doc, "rto_ms") * chart_w / (double)span;
 
+		char *d = dur_str(nget(doc, "rto_ms"));
+
 		dr_strbuf_addf(sb, "<line class=\"rto-measured\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" "
-			       "y2=\"%d\" stroke=\"#3c763d\" stroke-width=\"1\"/>\n",
-			       x, top - 6, x, h - 20);
+			       "y2=\"%d\" stroke=\"#3c763d\" stroke-width=\"1\"/>\n<text x=\"%.1f\" "
+			       "y=\"%d\" font-size=\"11\" fill=\"#3c763d\">RTO measured %s</text>\n",
+			       x, top - 6, x, h - 20, x + 4, h - 8, d);
+		free(d);
 	}
 	dr_strbuf_addstr(sb, "</svg>\n");
 }
@@ -1324,7 +1328,7 @@ static void render_html(const json_t *doc, dr_strbuf *sb)
 	json_array_foreach(json_object_get(doc, "objectives"), i, o)
 		if (!strcmp(str0(o, "name"), "rto"))
 			rto_obj = nget(o, "target");
-	dr_strbuf_addstr(sb, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+	dr_strbuf_addstr(sb, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
 			 "<title>drplan report: ");
 	add_html(sb, str0(doc, "operation"));
 	dr_strbuf_addstr(sb, " of ");
@@ -1339,6 +1343,8 @@ static void render_html(const json_t *doc, dr_strbuf *sb)
 		".verdict{display:inline-block;padding:2px 10px;border-radius:4px;color:#fff}\n"
 		".pass{background:#3c763d}.fail{background:#c9302c}\n"
 		".timeline{border:1px solid #ddd}\n"
+		".legend{font-size:12px}.legend span{display:inline-block;width:12px;"
+		"height:10px;margin:0 4px 0 10px}\n"
 		"</style>\n</head>\n<body>\n<h1>drplan report: ");
 	add_html(sb, str0(doc, "operation"));
 	dr_strbuf_addstr(sb, " of plan ");
@@ -1352,6 +1358,16 @@ static void render_html(const json_t *doc, dr_strbuf *sb)
 	json_decref(rows);
 	dr_strbuf_addstr(sb, "<h2>Timeline</h2>\n");
 	render_svg(doc, rto_obj, sb);
+	dr_strbuf_addstr(sb, "<p class=\"legend\">"
+		"<span style=\"background:#337ab7\"></span>failover "
+		"<span style=\"background:#8e6bbf\"></span>cleanup "
+		"<span style=\"background:#4cae4c\"></span>hook "
+		"<span style=\"background:#f0ad4e\"></span>hold "
+		"<span style=\"background:#e07b39\"></span>gate/manual "
+		"<span style=\"background:#1f9e9e\"></span>verify "
+		"<span style=\"background:#2c4f8a\"></span>commit/reprotect "
+		"<span style=\"background:#d9534f\"></span>failed "
+		"<span style=\"background:#9e9e9e\"></span>skipped/cancelled</p>\n");
 	render_tables(doc, sb, T_HTML);
 	dr_strbuf_addstr(sb, "</body>\n</html>\n");
 }
