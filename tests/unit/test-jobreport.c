@@ -376,6 +376,7 @@ static int samples(const char *dir)
 {
 	env E;
 	char cmd[1200];
+	int rc;
 
 	env_init(&E, false, NULL);
 	erp(&E, "erp");
@@ -385,8 +386,9 @@ static int samples(const char *dir)
 	E.plan->machines[2].name.v = "app02";
 	run_drill(&E, "fail:app02:test-failover-cleanup", "erp-drill-dirty");
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -r '%s' '%s'", dir, E.dir, dir);
+	rc = system(cmd) ? 1 : 0;
 	env_release(&E);
-	return system(cmd) ? 1 : 0;
+	return rc;
 }
 
 int main(int argc, char **argv)
