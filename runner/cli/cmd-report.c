@@ -155,6 +155,7 @@ static int run_report(const struct dr_cmd *cmd, int argc, char **argv)
 	dr_strbuf sb = DR_STRBUF_INIT;
 	dr_store *s = NULL;
 	json_t *doc = NULL;
+	char *pname = NULL;
 	const char *job;
 	int status = parse(cmd, argc, argv, &ra);
 
@@ -169,16 +170,20 @@ static int run_report(const struct dr_cmd *cmd, int argc, char **argv)
 	job = argv[optind];
 	if (!dr_job_id_valid(job))
 		return dr_cli_usage_error(cmd, "'%s' is not a job id", job);
-	if (ra.plan && (status = load_objectives(cmd, ra.plan, &obj, NULL)))
+	if (ra.plan && (status = load_objectives(cmd, ra.plan, &obj, &pname)))
 		return status;
 	status = open_store(cmd, ra.state, NULL, &s);
 	if (status)
-		return status;
+		goto out;
 	if (dr_jobreport_build(s, job, &obj, &doc) < 0) {
 		fprintf(stderr, "drplan %s: job %s: %s\n", cmd->name, job, dr_error_msg());
 		status = DR_EXIT_IO;
 		goto out;
 	}
+	if (pname && strcmp(pname, json_string_value(json_object_get(doc, "plan"))))
+		fprintf(stderr, "drplan %s: warning: job %s ran plan '%s', not '%s' (%s); "
+			"its objectives are used anyway\n", cmd->name, job,
+			json_string_value(json_object_get(doc, "plan")), pname, ra.plan);
 	dr_jobreport_render(doc, fmt, &sb);
 	status = dr_cli_write_output(ra.output, &sb);
 	if (!status && strcmp(json_string_value(json_object_get(doc, "verdict")), "pass"))
@@ -187,6 +192,7 @@ out:
 	json_decref(doc);
 	dr_strbuf_release(&sb);
 	dr_store_free(s);
+	free(pname);
 	return status;
 }
 

@@ -1,8 +1,8 @@
 #!/bin/sh
-# report-xml.sh DRPLAN TEST-JOBREPORT WORKDIR: every format of `drplan report`
+# report-xml.sh DRPLAN TEST-JOBREPORT WORKDIR PLAN: every format of `drplan report`
 # on sample jobs; JUnit and HTML parsed by xmllint. Exit 77 without xmllint.
 set -u
-DRPLAN=$1 GEN=$2 W=$3
+DRPLAN=$1 GEN=$2 W=$3 PLAN=$4
 command -v xmllint >/dev/null 2>&1 || { echo "xmllint not installed: skipped"; exit 77; }
 rm -rf "$W" && mkdir -p "$W" || exit 1
 "$GEN" --samples "$W/state" || { echo "FAIL: cannot write the sample store"; exit 1; }
@@ -41,6 +41,11 @@ m=$(xmllint --xpath 'string(//testcase[@classname="cleanup"]/failure/@message)' 
 [ "$m" = "drill cleanup not verified" ] || { echo "FAIL: cleanup failure: '$m'"; fail=1; }
 m=$(xmllint --xpath 'string(//testcase[@classname="machines.app"][2]/@name)' "$W/erp-drill-esc.junit")
 [ "$m" = "app<&\"'>" ] || { echo "FAIL: escaped machine name read back as '$m'"; fail=1; }
+# Objectives from a plan file (plans/erp.yaml: rto 45m, rpo 15m).
+check 0 "--plan" "$DRPLAN" report --state "$W/state" --plan "$PLAN" erp-drill-1
+grep -q '^  rto        45m00s  10m30s    met$' "$W/out" ||
+	{ echo "FAIL: --plan objectives"; cat "$W/out"; fail=1; }
+check 3 "--plan missing" "$DRPLAN" report --state "$W/state" --plan "$W/none.yaml" erp-drill-1
 # History, and the errors.
 check 0 "history" "$DRPLAN" report --state "$W/state" history erp
 grep -q 'erp-drill-dirty' "$W/out" || { echo "FAIL: history lists no drills"; fail=1; }

@@ -371,6 +371,59 @@ TEST(history_three_drills)
 	env_release(&E);
 }
 
+/* A failover: the commit gate's approval (who, when) and RPO per machine;
+ * no drill cleanup section. */
+TEST(failover_gate_approval)
+{
+	env E;
+	dr_job_opts o;
+	dr_job *j = NULL;
+	json_t *doc, *a;
+	char *x;
+
+	env_init(&E, false, NULL);
+	erp(&E, "erp");
+	env_proc_new(&E, NULL);
+	CHECK_INT(env_compile(&E, DR_OP_FAILOVER, 0), 0);
+	env_opts(&E, &o);
+	CHECK_INT(dr_job_start(E.plan, E.graph, &o, "erp-failover-1", &j), 0);
+	CHECK_INT(dr_job_run(j), DR_EAGAIN);
+	dr_job_free(j);
+	env_proc_free(&E);
+	CHECK_INT(ctl(&E, "erp-failover-1",
+		      "{\"action\":\"approve\",\"by\":\"alice@ops\",\"comment\":\"ok <b>\"}"), 0);
+	env_proc_new(&E, NULL);
+	env_opts(&E, &o);
+	j = NULL;
+	CHECK_INT(dr_job_resume("erp-failover-1", E.plan, E.graph, &o, &j), 0);
+	CHECK_INT(dr_job_run(j), 0);
+	dr_job_free(j);
+	env_proc_free(&E);
+	doc = report(&E, "erp-failover-1", &objectives);
+	CHECK_STR(jstr(json_object_get(doc, "status")), "succeeded");
+	CHECK_STR(jstr(json_object_get(doc, "verdict")), "pass");
+	CHECK(json_object_get(doc, "cleanup") == NULL);
+	CHECK_STR(jstr(jpath(doc, "gates", 0, "gate")), "gate/commit");
+	a = jpath(jpath(doc, "gates", 0, NULL), "approvals", 0, NULL);
+	CHECK_STR(jstr(json_object_get(a, "by")), "alice@ops");
+	CHECK_STR(jstr(json_object_get(a, "comment")), "ok <b>");
+	/* "at" is the provider clock when the job read the approval. */
+	CHECK(jint(json_object_get(a, "at")) >= EPOCH + 720000);
+	/* Per group: source shutdown 1m, then the failover 5m. */
+	CHECK_INT(jint(json_object_get(doc, "rto_ms")), 720000);
+	x = render(doc, DR_JOBREPORT_TEXT);
+	if (getenv("EXEC_TEST_VERBOSE"))
+		fputs(x, stderr);
+	CHECK(strstr(x, "Gate approvals:\n  gate         approved by  at") != NULL);
+	CHECK(strstr(x, "  gate/commit  alice@ops    ") != NULL);
+	free(x);
+	x = render(doc, DR_JOBREPORT_HTML);
+	CHECK(strstr(x, "<td>ok &lt;b&gt;</td>") != NULL);
+	free(x);
+	json_decref(doc);
+	env_release(&E);
+}
+
 /* A store with the sample jobs, for tests/report/tests.cmake. */
 static int samples(const char *dir)
 {
@@ -400,5 +453,6 @@ int main(int argc, char **argv)
 	RUN(escaping);
 	RUN(failed_cleanup_fails);
 	RUN(history_three_drills);
+	RUN(failover_gate_approval);
 	return test_summary();
 }
