@@ -319,7 +319,7 @@ static void objective(json_t *objs, const char *name, const char *unit, int64_t 
 
 static json_t *assemble(struct build *B, const dr_jobreport_objectives *obj)
 {
-	json_t *doc = json_object(), *groups = json_array(), *machines = json_array();
+	json_t *doc = json_object(), *groups = json_array();
 	json_t *hooks = json_array(), *steps = json_array(), *reasons = json_array();
 	json_t *objs = json_array(), *gates = json_array();
 	const char *op = sget(B->header, "operation");
@@ -352,7 +352,6 @@ static json_t *assemble(struct build *B, const dr_jobreport_objectives *obj)
 		if (!b->machine || !is_failover_kind(b->kind))
 			continue;
 		m = named(json_object_get(g, "machines"), b->machine);
-		json_array_append(machines, m);
 		json_object_set_new(m, "step", json_string(b->id));
 		json_object_set_new(m, "state", json_string(b->state));
 		set_ms(m, "op_start", b->fin ? iget(b->fin, "op_start", -1) : -1);
@@ -411,8 +410,7 @@ static json_t *assemble(struct build *B, const dr_jobreport_objectives *obj)
 			char id[512];
 			struct bstep *e;
 			int64_t rto = -1;
-			json_t *ms = json_object_get(g, "machines"), *mv;
-			size_t mi;
+			json_t *ms = json_object_get(g, "machines");
 
 			snprintf(id, sizeof(id), "%s/end", sget(g, "name"));
 			e = find_step(B, id, false);
@@ -431,8 +429,6 @@ static json_t *assemble(struct build *B, const dr_jobreport_objectives *obj)
 			}
 			json_object_set_new(g, "state", json_string(e ? e->state : "pending"));
 			json_object_set_new(g, "machines", ms);
-			json_array_foreach(ms, mi, mv)
-				(void)mv;
 			if (rto > job_rto)
 				job_rto = rto;
 		}
@@ -538,7 +534,6 @@ static json_t *assemble(struct build *B, const dr_jobreport_objectives *obj)
 	json_object_set_new(doc, "gates", gates);
 	json_object_set(doc, "warnings", B->warnings);
 	json_object_set_new(doc, "steps", steps);
-	json_decref(machines);
 	return doc;
 }
 
@@ -1088,7 +1083,7 @@ static void render_junit(const json_t *doc, dr_strbuf *sb)
 			bool ok = !strcmp(st, "succeeded") && nget(m, "rto_ms") >= 0;
 
 			snprintf(buf, sizeof(buf), "%s %s%s%s", str0(m, "step"),
-				 ok ? "post hooks failed" : st, sget(m, "message") ? ": " : "",
+				 !strcmp(st, "succeeded") ? "succeeded, its post hooks did not" : st, sget(m, "message") ? ": " : "",
 				 sget(m, "message") ? sget(m, "message") : "");
 			CASE(cls, str0(m, "name"), nget(m, "rto_ms"),
 			     ok ? NULL : buf, NULL);

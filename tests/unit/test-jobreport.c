@@ -371,6 +371,48 @@ TEST(history_three_drills)
 	env_release(&E);
 }
 
+/* A machine's own post hook fails: no RTO for it, the job fails, the hook's
+ * message (with <&"') is escaped in JUnit and HTML. */
+TEST(machine_post_hook_fails)
+{
+	env E;
+	json_t *doc, *m;
+	dr_machine *sql;
+	char *x;
+
+	env_init(&E, false, NULL);
+	erp(&E, "erp");
+	write_file(E.dir, "lua/bad.lua", "error('boom <&\"\\'>')\n");
+	sql = &E.plan->machines[0];
+	lua(sql->post, &sql->npost, "lua/bad.lua", DR_ON_DRILL, 5 * MIN, DR_FAIL_GROUP);
+	run_drill(&E, NULL, "erp-drill-hook");
+	doc = report(&E, "erp-drill-hook", &objectives);
+	CHECK_STR(jstr(json_object_get(doc, "status")), "failed");
+	m = jpath(jpath(doc, "groups", 0, NULL), "machines", 0, NULL);
+	CHECK_STR(jstr(json_object_get(m, "state")), "succeeded");
+	CHECK(json_is_null(json_object_get(m, "rto_ms")));
+	CHECK_INT(jint(json_object_get(m, "rpo_s")), 300);
+	CHECK_STR(jstr(jpath(doc, "hooks", 0, "step")), "data/sql01/post/bad");
+	CHECK_STR(jstr(jpath(doc, "hooks", 0, "status")), "failed");
+	CHECK(strstr(jstr(jpath(doc, "hooks", 0, "message")), "boom <&\"'>") != NULL);
+	/* Nothing recovered to measure against: the RTO objective is missed. */
+	CHECK(json_is_null(json_object_get(doc, "rto_ms")));
+	CHECK(json_is_false(jpath(doc, "objectives", 0, "met")));
+	x = render(doc, DR_JOBREPORT_JUNIT);
+	CHECK(strstr(x, "data/sql01/test-failover succeeded, its post hooks did not") != NULL);
+	CHECK(strstr(x, "boom &lt;&amp;&quot;&apos;&gt;") != NULL);
+	free(x);
+	x = render(doc, DR_JOBREPORT_HTML);
+	CHECK(strstr(x, "boom &lt;&amp;&quot;&#39;&gt;") != NULL);
+	CHECK(strstr(x, "boom <") == NULL);
+	free(x);
+	x = render(doc, DR_JOBREPORT_MARKDOWN);
+	CHECK(strstr(x, "boom &lt;&amp;\"'&gt;") != NULL);
+	free(x);
+	json_decref(doc);
+	env_release(&E);
+}
+
 /* A failover: the commit gate's approval (who, when) and RPO per machine;
  * no drill cleanup section. */
 TEST(failover_gate_approval)
@@ -454,5 +496,6 @@ int main(int argc, char **argv)
 	RUN(failed_cleanup_fails);
 	RUN(history_three_drills);
 	RUN(failover_gate_approval);
+	RUN(machine_post_hook_fails);
 	return test_summary();
 }
