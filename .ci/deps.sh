@@ -18,4 +18,4 @@ dr_need_packages() {
 DR_BUILD_PACKAGES=(gcc make cmake pkg-config libc6-dev libyaml-dev libjansson-dev
 	liblua5.4-dev libcurl4-openssl-dev libssl-dev)
 DR_TEST_PACKAGES=(json-schema-test-suite libxml2-utils python3 python3-jsonschema tzdata
-	libmicrohttpd-dev curl jq openssl)
+	libmicrohttpd-dev curl jq openssl chromium)
