@@ -11,6 +11,7 @@
  * decides when the job has ended. docs/execution.md has the rules.
  */
 #include "exec/job_int.h"
+#include "exec/hookctx.h"
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -1381,16 +1382,9 @@ static void run_hook(dr_job *j, size_t i)
 		memcpy(t->env, a->env.v, a->env.n * sizeof(*t->env));
 		ho.env = t->env;
 	}
-	if (j->o.lua_dir)
-		dr_strbuf_addstr(&ldir, j->o.lua_dir);
-	else
-		dr_strbuf_addf(&ldir, "%s/lua", j->p->dir ? j->p->dir : ".");
+	dr_hookctx_lua_dir(j->p, j->o.lua_dir, &ldir);
 	ho.lua_dir = ldir.buf;
-	if (a->lua.v && a->lua.v[0] == '/')
-		dr_strbuf_addstr(&path, a->lua.v);
-	else
-		dr_strbuf_addf(&path, "%s/%s", j->p->dir ? j->p->dir : ".",
-			       a->lua.v ? a->lua.v : "");
+	dr_hookctx_path(j->p, a->lua.v, &path);
 	if ((rc = dr_hook_new(&ho, &t->hook)) < 0) {
 		step_done(j, i, DR_SS_FAILED, "hook: %s", dr_error_msg());
 		goto out;
@@ -1419,13 +1413,8 @@ static void run_hook(dr_job *j, size_t i)
 			goto out;
 		}
 	}
-	ctx = json_pack("{s:s,s:s,s:s,s:s,s:i}", "plan", j->p->name.v ? j->p->name.v : "",
-			"operation", op_name(j->g->op), "job", j->id, "step", s->id,
-			"attempt", (int)j->xs[i].attempt);
-	if (s->group >= 0)
-		json_object_set_new(ctx, "group", json_string(j->p->groups[s->group].name.v));
-	if (machine_of(j, i))
-		json_object_set_new(ctx, "machine", json_string(machine_of(j, i)));
+	ctx = dr_hookctx_build(j->p, j->g->op, j->g->direction, j->id, s->id,
+			       j->xs[i].attempt, s->group, s->machine);
 	dr_hook_set_context(t->hook, ctx);
 	json_decref(ctx);
 	if (a->args) {

@@ -136,8 +136,10 @@ typedef struct dr_job_opts {
 	/* Network for hooks' http/tcp/dns requests (exec/net.h); NULL: the
 	 * job makes its own on the loop when the first hook runs. */
 	dr_net *net;
-	/* Lua: directory for require() (NULL: <plan dir>/lua); hook file paths
-	 * are relative to the plan's directory. */
+	/* Lua: directory for require() (NULL: the nearest of the plan's
+	 * directory and its ancestors holding lua/drplan/, else <plan
+	 * dir>/lua; exec/hookctx.h); hook file paths are relative to the
+	 * plan's directory. */
 	const char *lua_dir;
 	/* Extra fields for the journal header (borrowed; e.g. plan_digest). */
 	json_t *header;
