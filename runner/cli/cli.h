@@ -38,6 +38,7 @@ extern const struct dr_cmd dr_cmd_rules;
 extern const struct dr_cmd dr_cmd_schedule;
 extern const struct dr_cmd dr_cmd_inventory;
 extern const struct dr_cmd dr_cmd_report;
+extern const struct dr_cmd dr_cmd_hook;
 
 /* Print "usage: drplan NAME USAGE" and a hint to stderr; returns DR_EXIT_USAGE. */
 int dr_cli_usage_error(const struct dr_cmd *cmd, const char *fmt, ...)

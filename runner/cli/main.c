@@ -24,6 +24,7 @@ static const struct dr_cmd *const commands[] = {
 	&dr_cmd_schedule,
 	&dr_cmd_inventory,
 	&dr_cmd_report,
+	&dr_cmd_hook,
 };
 
 static void print_overview(FILE *f)
