@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/parse.h"
 #include "exec/hookctx.h"
@@ -66,7 +67,7 @@ static int unknown_name(const struct dr_cmd *cmd, const char *what, const char *
 			const dr_plan *p, bool groups)
 {
 	size_t n = groups ? p->ngroups : p->nmachines;
-	const char **names = calloc(n ? n : 1, sizeof(*names));
+	const char **names = dr_xcalloc(n ? n : 1, sizeof(*names));
 	const char *near;
 
 	for (size_t i = 0; i < n; i++)
@@ -91,7 +92,7 @@ static int add_arg(json_t *args, const char *kv)
 
 	if (!eq || eq == kv)
 		return -1;
-	key = strndup(kv, (size_t)(eq - kv));
+	key = dr_xstrndup(kv, (size_t)(eq - kv));
 	eq++;
 	d = strtod(eq, &end);
 	if (!strcmp(eq, "true") || !strcmp(eq, "false"))
@@ -178,7 +179,7 @@ static int exit_of(dr_hook_status st)
 static void print_text(dr_hook *h, const dr_hook_outcome *oc, uint64_t ms,
 		       const char *step)
 {
-	char mem[32], dur[32];
+	char mem[32];
 	const json_t *outs = dr_hook_outputs(h);
 
 	printf("hook %s\n", step);
@@ -206,12 +207,10 @@ static void print_text(dr_hook *h, const dr_hook_outcome *oc, uint64_t ms,
 		}
 	}
 	human_bytes(dr_hook_mem_peak(h), mem, sizeof(mem));
-	dr_format_duration(ms, dur, sizeof(dur));
 	printf("%s%s%s (%llu ms, %llu instructions, memory peak %s)\n",
 	       dr_hook_status_name(oc->status), oc->message && *oc->message ? ": " : "",
 	       oc->message ? oc->message : "", (unsigned long long)ms,
 	       (unsigned long long)dr_hook_instructions(h), mem);
-	(void)dur;
 }
 
 static void print_json(dr_hook *h, const dr_hook_outcome *oc, uint64_t ms, json_t *ctx)
