@@ -11,8 +11,11 @@
 #include "core/arena.h"
 #include "core/diag.h"
 #include "core/strbuf.h"
+#include "graph/graph.h"
+#include "journal/store.h"
 #include "plan/plan.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -20,7 +23,16 @@ enum dr_exit {
 	DR_EXIT_OK = 0,
 	DR_EXIT_INVALID = 1, /* the plan has errors (or warnings with --strict) */
 	DR_EXIT_USAGE = 2,   /* bad command line */
-	DR_EXIT_IO = 3,      /* a file or the state store could not be used */
+	DR_EXIT_IO = 3,      /* a file or the state store could not be used;
+			      * no such job; a corrupt journal */
+	DR_EXIT_FAILED = 4,  /* the job ended failed (retry or skip to go on) */
+	DR_EXIT_WAITING = 5, /* --detach: the job waits for a gate or a person */
+	DR_EXIT_LOCKED = 6,  /* another runner holds the plan's lock */
+	DR_EXIT_CANCELLED = 7, /* the job was cancelled, or a gate rejected */
+	DR_EXIT_REFUSED = 8, /* a job request the job's state does not accept */
+	/* Interrupted by a signal: 128 + the signal (130 SIGINT, 143 SIGTERM);
+	 * the job is resumable. */
+	DR_EXIT_SIGNAL_BASE = 128,
 };
 
 struct dr_cmd {
@@ -39,6 +51,12 @@ extern const struct dr_cmd dr_cmd_schedule;
 extern const struct dr_cmd dr_cmd_inventory;
 extern const struct dr_cmd dr_cmd_report;
 extern const struct dr_cmd dr_cmd_hook;
+extern const struct dr_cmd dr_cmd_drill;
+extern const struct dr_cmd dr_cmd_failover;
+extern const struct dr_cmd dr_cmd_commit;
+extern const struct dr_cmd dr_cmd_reprotect;
+extern const struct dr_cmd dr_cmd_failback;
+extern const struct dr_cmd dr_cmd_job;
 
 /* Print "usage: drplan NAME USAGE" and a hint to stderr; returns DR_EXIT_USAGE. */
 int dr_cli_usage_error(const struct dr_cmd *cmd, const char *fmt, ...)
@@ -63,5 +81,52 @@ int dr_cli_check_plan(dr_arena *a, const char *file, bool strict,
 
 /* Render diags as text to stderr, with colour if stderr wants it. */
 void dr_cli_print_diags(dr_diags *diags, const char *color_mode);
+
+/* Parse a --recovery-point value; 0 or DR_EINVAL (empty). rp->id borrows s. */
+int dr_cli_parse_rp(const char *s, dr_recovery_point *rp);
+
+/*
+ * What `drplan plan OPERATION FILE` prints (cmd-plan.c): validate, compile,
+ * estimate and write the graph in gfmt to output (NULL: stdout). Returns
+ * the exit status.
+ */
+int dr_cli_plan_write(const struct dr_cmd *cmd, const char *operation,
+		      const char *file, const dr_compile_opts *copts, bool strict,
+		      const char *color, dr_graph_format gfmt, const char *output);
+
+/*
+ * Open the state store: dir when given (--state), else
+ * dr_store_default_dir(plan_dir) ($DRPLAN_STATE_DIR, the repository of
+ * plan_dir, or plan_dir). create: make it when missing. On failure prints
+ * the error and returns DR_EXIT_IO.
+ */
+int dr_cli_open_store(const char *cmdname, const char *dir, const char *plan_dir,
+		      bool create, dr_store **out);
+
+/* How a job is run from the command line (cmd-run.c). */
+struct dr_cli_run {
+	const char *state;        /* --state DIR or NULL */
+	bool detach;              /* --detach */
+	bool json;                /* --output json */
+	unsigned concurrency;     /* -j; 0: the plan's */
+	dr_compile_opts copts;
+	const char *resume_id;    /* resume this job instead of starting one */
+	json_t *header;           /* resume: the job's header (borrowed) */
+};
+
+/*
+ * Validate and compile plan file for operation, then start (or resume) the
+ * job and drive it to its end, rendering its progress on stdout. Returns
+ * the exit status (0, DR_EXIT_FAILED, DR_EXIT_WAITING, ...).
+ */
+int dr_cli_exec(const struct dr_cmd *cmd, const char *operation, const char *file,
+		struct dr_cli_run *ro);
+
+/*
+ * The header record (record 1) of job_id's journal, or an error message on
+ * stderr and DR_EXIT_IO (no such job, unreadable journal).
+ */
+int dr_cli_job_header(const char *cmdname, dr_store *s, const char *job_id,
+		      json_t **out);
 
 #endif

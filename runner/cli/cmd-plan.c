@@ -20,7 +20,7 @@ struct compile_args {
 	dr_compile_opts copts;
 };
 
-static int parse_rp(const char *s, dr_recovery_point *rp)
+int dr_cli_parse_rp(const char *s, dr_recovery_point *rp)
 {
 	memset(rp, 0, sizeof(*rp));
 	if (!strcmp(s, "latest"))
@@ -68,7 +68,7 @@ static int parse_args(const struct dr_cmd *cmd, int argc, char **argv,
 		case 's': ca->strict = true; break;
 		case 'c': ca->color = optarg; break;
 		case 'r':
-			if (parse_rp(optarg, &ca->copts.rp))
+			if (dr_cli_parse_rp(optarg, &ca->copts.rp))
 				return dr_cli_usage_error(cmd, "empty --recovery-point");
 			ca->copts.rp_set = true;
 			break;
@@ -103,8 +103,9 @@ static int parse_args(const struct dr_cmd *cmd, int argc, char **argv,
 	return 0;
 }
 
-static int compile_and_write(const struct dr_cmd *cmd, const char *file,
-			     struct compile_args *ca, dr_graph_format gfmt)
+int dr_cli_plan_write(const struct dr_cmd *cmd, const char *operation,
+		      const char *file, const dr_compile_opts *copts, bool strict,
+		      const char *color, dr_graph_format gfmt, const char *output)
 {
 	dr_arena *a = dr_arena_new();
 	dr_diags *diags = dr_diags_new();
@@ -114,34 +115,41 @@ static int compile_and_write(const struct dr_cmd *cmd, const char *file,
 	dr_plan *p;
 	int status;
 
-	if (dr_operation_parse(ca->operation, &op)) {
+	if (dr_operation_parse(operation, &op)) {
 		status = dr_cli_usage_error(cmd,
 			"unknown operation '%s' (drill, failover, commit, reprotect, failback)",
-			ca->operation);
+			operation);
 		goto out;
 	}
-	status = dr_cli_check_plan(a, file, ca->strict, diags, &p);
+	status = dr_cli_check_plan(a, file, strict, diags, &p);
 	/* Warnings are worth seeing before a dry run too. */
-	dr_cli_print_diags(diags, ca->color);
+	dr_cli_print_diags(diags, color);
 	if (status) {
 		if (status == DR_EXIT_INVALID)
 			fprintf(stderr, "drplan %s: %s has errors; nothing was compiled\n",
 				cmd->name, file);
 		goto out;
 	}
-	if (dr_graph_compile(a, p, op, &ca->copts, &g) || dr_graph_estimate(g)) {
+	if (dr_graph_compile(a, p, op, copts, &g) || dr_graph_estimate(g)) {
 		fprintf(stderr, "drplan %s: cannot compile %s: %s\n", cmd->name,
 			file, dr_error_msg());
 		status = DR_EXIT_INVALID;
 		goto out;
 	}
 	dr_graph_write(g, p, gfmt, &sb);
-	status = dr_cli_write_output(ca->output, &sb);
+	status = dr_cli_write_output(output, &sb);
 out:
 	dr_strbuf_release(&sb);
 	dr_diags_free(diags);
 	dr_arena_free(a);
 	return status;
+}
+
+static int compile_and_write(const struct dr_cmd *cmd, const char *file,
+			     struct compile_args *ca, dr_graph_format gfmt)
+{
+	return dr_cli_plan_write(cmd, ca->operation, file, &ca->copts, ca->strict,
+				 ca->color, gfmt, ca->output);
 }
 
 static int run_plan(const struct dr_cmd *cmd, int argc, char **argv)

@@ -25,6 +25,12 @@ static const struct dr_cmd *const commands[] = {
 	&dr_cmd_inventory,
 	&dr_cmd_report,
 	&dr_cmd_hook,
+	&dr_cmd_drill,
+	&dr_cmd_failover,
+	&dr_cmd_commit,
+	&dr_cmd_reprotect,
+	&dr_cmd_failback,
+	&dr_cmd_job,
 };
 
 static void print_overview(FILE *f)
@@ -37,7 +43,9 @@ static void print_overview(FILE *f)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
 	fprintf(f, "\nRun 'drplan COMMAND --help' for the options of a command.\n"
-		   "Exit codes: 0 ok, 1 plan invalid, 2 usage error, 3 I/O error.\n");
+		   "Exit codes: 0 ok, 1 plan invalid, 2 usage error, 3 I/O error or no\n"
+		   "such job, 4 job failed, 5 job waiting (--detach), 6 plan locked by\n"
+		   "another runner, 7 job cancelled or rejected, 8 request refused.\n");
 }
 
 int dr_cli_usage_error(const struct dr_cmd *cmd, const char *fmt, ...)
