@@ -136,6 +136,29 @@ static int list_cb(void *ctx, const char *job_id, json_t *header, int err)
 	return 0;
 }
 
+static int by_start(const void *a, const void *b)
+{
+	json_t *const *x = a, *const *y = b;
+	int c = strcmp(sget(*x, "started"), sget(*y, "started"));
+
+	return c ? c : strcmp(sget(*x, "job"), sget(*y, "job"));
+}
+
+/* Oldest first, like a log. */
+static void sort_rows(json_t *rows)
+{
+	size_t n = json_array_size(rows), i;
+	json_t **v = calloc(n ? n : 1, sizeof(*v));
+
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(rows, i));
+	qsort(v, n, sizeof(*v), by_start);
+	json_array_clear(rows);
+	for (i = 0; i < n; i++)
+		json_array_append_new(rows, v[i]);
+	free(v);
+}
+
 static int job_list(const struct dr_cmd *cmd, const struct sub *sub, struct job_args *ja)
 {
 	struct list_ctx lc = { NULL, json_array() };
@@ -150,7 +173,10 @@ static int job_list(const struct dr_cmd *cmd, const struct sub *sub, struct job_
 	if (dr_jobs_list(lc.s, list_cb, &lc) < 0) {
 		fprintf(stderr, "drplan job list: error: %s\n", dr_error_msg());
 		status = DR_EXIT_IO;
-	} else if (!strcmp(ja->format, "json")) {
+		goto out;
+	}
+	sort_rows(lc.rows);
+	if (!strcmp(ja->format, "json")) {
 		print_json(lc.rows);
 	} else if (!json_array_size(lc.rows)) {
 		printf("no jobs in state store %s\n", dr_store_spec(lc.s));
@@ -172,6 +198,7 @@ static int job_list(const struct dr_cmd *cmd, const struct sub *sub, struct job_
 			       started, dur);
 		}
 	}
+out:
 	(void)cmd;
 	json_decref(lc.rows);
 	dr_store_free(lc.s);
