@@ -1,0 +1,37 @@
+# lib.sh: what the tests/cli-run scripts share. Source it after setting
+# drplan=$1 src=$2. Gives: $tmp (removed at exit), a state store in
+# $DRPLAN_STATE_DIR, ok/bad/has/hasnt/expect_rc, run (sets rc, out, err),
+# job_id (the id from the last run's first line), and erp_copy DIR: a copy
+# of plans/erp.yaml whose Lua hooks are stubs (the simulator has no
+# network for hooks to probe).
+set -u
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+export DRPLAN_STATE_DIR=$tmp/state
+export DRPLAN_SIM_SCALE=${DRPLAN_SIM_SCALE:-0.0001}
+unset DRPLAN_SIM_FAULTS
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+run() {
+	timeout 120 "$drplan" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	out=$(cat "$tmp/out")
+	err=$(cat "$tmp/err")
+}
+expect_rc() { [ "$rc" = "$1" ] && ok || { bad "$2: exit $rc, want $1"; echo "$out" | tail -5; echo "$err" | tail -5; }; }
+has() { case "$1" in *"$2"*) ok ;; *) bad "$3: no '$2' in: $(echo "$1" | tail -8)" ;; esac; }
+hasnt() { case "$1" in *"$2"*) bad "$3: unexpected '$2'" ;; *) ok ;; esac; }
+job_id() { sed -n 's/^job \([^: ]*\): follow with.*/\1/p' "$tmp/out" | head -1; }
+erp_copy() {
+	mkdir -p "$1/plans" "$1/lua/hooks"
+	cp -r "$src/plans/erp.yaml" "$src/plans/inventory" "$src/plans/keys" "$1/plans/"
+	for h in check-sql health-check; do
+		printf 'drplan.log("stub %s")\nreturn true\n' "$h" >"$1/lua/hooks/$h.lua"
+	done
+}
+finish() {
+	echo "$pass passed, $fail failed"
+	[ "$fail" = 0 ]
+	exit $?
+}
