@@ -282,12 +282,13 @@ static int summary(dr_store *s, const char *id, bool sim, bool json)
 static void waiting_help(const dr_job *j, const dr_graph *g, const char *state_hint)
 {
 	const char *id = dr_job_id(j);
-	size_t i;
+	size_t i, n = 0;
 
 	printf("\njob %s is waiting for people:\n", id);
 	for (i = 0; i < g->nsteps; i++) {
 		if (dr_job_step_state(j, i) != DR_SS_WAITING)
 			continue;
+		n++;
 		if (g->steps[i].kind == DR_STEP_GATE)
 			printf("  %s: drplan job approve %s --gate %s%s  (or reject)\n",
 			       g->steps[i].id, id, g->steps[i].gate_name ? g->steps[i].gate_name
@@ -301,6 +302,8 @@ static void waiting_help(const dr_job *j, const dr_graph *g, const char *state_h
 		else
 			printf("  %s\n", g->steps[i].id);
 	}
+	if (!n)
+		printf("  see `drplan job show %s%s`\n", id, state_hint);
 	printf("then: drplan job resume %s%s\n", id, state_hint);
 }
 
