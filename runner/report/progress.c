@@ -442,8 +442,17 @@ static void on_step(dr_progress *pr, const json_t *ev, const char *tm, dr_strbuf
 	size_t i;
 	bool was_final;
 
-	if (!json_is_integer(ix))
+	if (!json_is_integer(ix)) {
+		/* A step outside the graph (a recovery point change at the
+		 * gate): no row in the table, but a line. */
+		if (!strcmp(to, "ready") ||
+		    (pr->mode == DR_PROGRESS_TABLE && strcmp(to, "failed")))
+			return;
+		dr_strbuf_addf(line, "%s %s %s", tm, id, to);
+		if (msg && *msg)
+			dr_strbuf_addf(line, ": %s", msg);
 		return;
+	}
 	i = (size_t)json_integer_value(ix);
 	s = &pr->g->steps[i];
 	ps = &pr->st[i];
