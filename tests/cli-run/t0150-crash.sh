@@ -17,7 +17,7 @@ RANDOM=${SEED:-$$}
 run failover --detach "$plan"
 id=$(job_id)
 [ -n "$id" ] && ok || { bad "no job id: $out $err"; finish; }
-landed=0 midrun=0 cycles=0 status=$rc waits=0
+landed=0 midrun=0 cycles=0 base=20 status=$rc waits=0
 while [ $cycles -lt 600 ]; do
 	cycles=$((cycles + 1))
 	if [ "$status" = 5 ]; then
@@ -47,14 +47,21 @@ for k, s in d["steps"].items():
 	"$drplan" job resume --detach "$id" >"$tmp/r.out" 2>"$tmp/r.err" &
 	pid=$!
 	if [ $landed -lt "$want" ]; then
-		# 20..270 ms: often before the first step, sometimes mid-batch.
-		sleep "0.$(printf '%03d' $((20 + RANDOM % 250)))"
+		# base..base+250 ms, where base follows how long a resume takes
+		# to start writing on this machine (a sanitizer build is slower).
+		d=$((base + RANDOM % 250))
+		sleep "$((d / 1000)).$(printf '%03d' $((d % 1000)))"
 		if kill -9 $pid 2>/dev/null; then
 			landed=$((landed + 1))
 			wait $pid 2>/dev/null
 			status=$?
 			after=$(stat -c %s "$DRPLAN_STATE_DIR/jobs/$id/journal")
-			[ "$after" -gt "$before" ] && midrun=$((midrun + 1))
+			if [ "$after" -gt "$before" ]; then
+				midrun=$((midrun + 1))
+				[ $base -gt 20 ] && base=$((base - 10))
+			else
+				base=$((base + 25))
+			fi
 			continue
 		fi
 	fi
