@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "exec/job.h"
+#include "gate/approval.h"
 #include "journal/journal.h"
 
 #include <getopt.h>
@@ -27,6 +28,7 @@ struct job_args {
 	const char *by;
 	const char *point;
 	const char *reason;
+	const char *key;      /* --key: approver's private key (signed approvals) */
 	bool detach;
 	char **pos;           /* positional arguments after the subcommand */
 	int npos;
@@ -311,9 +313,18 @@ static int job_show(const struct dr_cmd *cmd, const struct sub *sub, struct job_
 		if (!json_array_size(json_object_get(v, "approvals")))
 			printf(" no approvals");
 		printf("\n");
-		json_array_foreach(json_object_get(v, "approvals"), i, ap)
-			printf("  approved by %s at %s%s%s\n", sget(ap, "by"), sget(ap, "time"),
-			       *sget(ap, "comment") ? ": " : "", sget(ap, "comment"));
+		json_array_foreach(json_object_get(v, "approvals"), i, ap) {
+			/* A signed approval carries its comment inside the document. */
+			json_t *sig = json_object_get(ap, "signature");
+			json_t *sd = json_is_string(sig) ? json_loads(json_string_value(sig), 0, NULL)
+				     : json_incref(json_is_object(sig) ? sig : NULL);
+			const char *comment = *sget(ap, "comment") ? sget(ap, "comment")
+					      : sget(sd, "comment");
+
+			printf("  approved by %s at %s%s%s%s\n", sget(ap, "by"), sget(ap, "time"),
+			       sd ? " (signed)" : "", *comment ? ": " : "", comment);
+			json_decref(sd);
+		}
 	}
 	if (json_array_size(json_object_get(doc, "warnings"))) {
 		printf("\nwarnings:\n");
@@ -480,6 +491,101 @@ static int job_resume(const struct dr_cmd *cmd, const struct sub *sub, struct jo
 
 /* ---- requests ------------------------------------------------------------ */
 
+/* The gate a decision is for: --gate, else the one that waits (or NULL). */
+static const char *decision_gate(dr_store *s, const char *id, const char *gate,
+				 char *buf, size_t n)
+{
+	json_t *doc = NULL, *st;
+	const char *k;
+
+	if (gate)
+		return !strncmp(gate, "gate/", 5) ? gate + 5 : gate;
+	if (dr_job_status(s, id, &doc) < 0)
+		return NULL;
+	json_object_foreach(json_object_get(doc, "steps"), k, st) {
+		if (!strcmp(sget(st, "kind"), "gate") && !strcmp(sget(st, "state"), "waiting") &&
+		    !strncmp(k, "gate/", 5)) {
+			snprintf(buf, n, "%s", k + 5);
+			json_decref(doc);
+			return buf;
+		}
+	}
+	json_decref(doc);
+	return NULL;
+}
+
+/*
+ * approve/reject: when the plan's gate names approver keys, only a signed
+ * decision counts (docs/approvals.md): sign it with --key (or
+ * $DRPLAN_APPROVAL_KEY) over the plan as it is on disk now. Returns 0 or
+ * an exit status.
+ */
+static int sign_decision(const struct sub *sub, struct job_args *ja, dr_store *s,
+			 const char *id, json_t *hdr, json_t *req)
+{
+	const char *plan_path = json_string_value(json_object_get(hdr, "plan_path"));
+	const char *key = ja->key ? ja->key : getenv("DRPLAN_APPROVAL_KEY");
+	const char *user = getenv("USER");
+	char by[300], host[256];
+	const dr_gate *g;
+	dr_arena *a;
+	dr_diags *d;
+	dr_plan *p = NULL;
+	char gbuf[64], *doc = NULL;
+	const char *gate;
+	int status = 0;
+
+	if (key && !*key)
+		key = NULL;
+	if (!plan_path)
+		return 0; /* the executor decides */
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	/* The signed "by" is what counts; default like the executor's. */
+	snprintf(by, sizeof(by), "%s@%s", user && *user ? user : "unknown", host);
+	gate = decision_gate(s, id, ja->gate, gbuf, sizeof(gbuf));
+	if (!gate)
+		return 0; /* no gate waits: dr_job_control() says so */
+	a = dr_arena_new();
+	d = dr_diags_new();
+	if (dr_plan_load(a, plan_path, NULL, d, &p) || !p) {
+		fprintf(stderr, "drplan job %s: cannot load the job's plan %s to sign the "
+			"decision\n", sub->name, plan_path);
+		status = DR_EXIT_IO;
+		goto out;
+	}
+	g = !strcmp(gate, "failback-commit") ? &p->failback_gate : &p->commit_gate;
+	if (!g->approvers.n) {
+		if (key)
+			fprintf(stderr, "drplan job %s: note: gate %s names no approver keys; "
+				"--key is not needed\n", sub->name, gate);
+		goto out;
+	}
+	if (!key) {
+		fprintf(stderr, "drplan job %s: gate %s of plan %s takes signed decisions "
+			"only (approvers: %s%s): give your private key with --key FILE or "
+			"$DRPLAN_APPROVAL_KEY\n", sub->name, gate, sget(hdr, "plan"),
+			g->approvers.v[0], g->approvers.n > 1 ? ", ..." : "");
+		status = DR_EXIT_USAGE;
+		goto out;
+	}
+	if (dr_approval_for_job(key, p, id, gate, !strcmp(sub->name, "reject")
+				? DR_APPROVAL_REJECT : DR_APPROVAL_APPROVE,
+				ja->by ? ja->by : by, ja->comment, &doc) < 0) {
+		fprintf(stderr, "drplan job %s: %s\n", sub->name, dr_error_msg());
+		status = DR_EXIT_REFUSED;
+		goto out;
+	}
+	json_object_set_new(req, "signature", json_string(doc));
+	json_object_set_new(req, "gate", json_string(gate));
+out:
+	free(doc);
+	dr_diags_free(d);
+	dr_arena_free(a);
+	return status;
+}
+
 static int job_request(const struct dr_cmd *cmd, const struct sub *sub, struct job_args *ja)
 {
 	const char *id = ja->pos[0];
@@ -512,6 +618,9 @@ static int job_request(const struct dr_cmd *cmd, const struct sub *sub, struct j
 	}
 	if ((status = dr_cli_job_header("job", s, id, &hdr)))
 		goto out;
+	if ((!strcmp(sub->name, "approve") || !strcmp(sub->name, "reject")) &&
+	    (status = sign_decision(sub, ja, s, id, hdr, req)))
+		goto out;
 	rc = dr_job_control(s, id, req);
 	if (rc < 0) {
 		fprintf(stderr, "drplan job %s: %s\n", sub->name, dr_error_msg());
@@ -535,10 +644,10 @@ static const struct sub subs[] = {
 	{ "follow", "[--state DIR] [--format text|json] ID", "sf", 1, 1, job_follow },
 	{ "resume", "[--state DIR] [--detach] [--output text|json] ID [PLAN]", "sDo", 1, 2,
 	  job_resume },
-	{ "approve", "[--state DIR] [--gate G] [--comment TEXT] [--by WHO] ID", "sgcb", 1, 1,
-	  job_request },
-	{ "reject", "[--state DIR] [--gate G] [--comment TEXT] [--by WHO] ID", "sgcb", 1, 1,
-	  job_request },
+	{ "approve", "[--state DIR] [--key FILE] [--gate G] [--comment TEXT] [--by WHO] ID",
+	  "sgcbk", 1, 1, job_request },
+	{ "reject", "[--state DIR] [--key FILE] [--gate G] [--comment TEXT] [--by WHO] ID",
+	  "sgcbk", 1, 1, job_request },
 	{ "cancel", "[--state DIR] [--reason TEXT] [--by WHO] ID", "srb", 1, 1, job_request },
 	{ "retry", "[--state DIR] [--by WHO] ID STEP", "sb", 2, 2, job_request },
 	{ "skip", "[--state DIR] [--by WHO] ID STEP", "sb", 2, 2, job_request },
@@ -559,6 +668,7 @@ static int run(const struct dr_cmd *cmd, int argc, char **argv)
 		{ "by", required_argument, NULL, 'b' },
 		{ "point", required_argument, NULL, 'p' },
 		{ "reason", required_argument, NULL, 'r' },
+		{ "key", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct job_args ja = { .format = "text" };
@@ -604,6 +714,7 @@ static int run(const struct dr_cmd *cmd, int argc, char **argv)
 		case 'b': ja.by = optarg; break;
 		case 'p': ja.point = optarg; break;
 		case 'r': ja.reason = optarg; break;
+		case 'k': ja.key = optarg; break;
 		default: break;
 		}
 	}
@@ -630,8 +741,12 @@ const struct dr_cmd dr_cmd_job = {
 		"                                       carry on a stopped job (after a crash,\n"
 		"                                       ^C or --detach); PLAN defaults to the\n"
 		"                                       file the job was started with\n"
-		"  job approve ID [--gate G] [--comment TEXT] [--by WHO]\n"
-		"  job reject ID [--gate G] [--comment TEXT] [--by WHO]\n"
+		"  job approve ID [--key FILE] [--gate G] [--comment TEXT] [--by WHO]\n"
+		"  job reject ID [--key FILE] [--gate G] [--comment TEXT] [--by WHO]\n"
+		"                                       a gate whose plan names approver keys\n"
+		"                                       takes decisions signed with an\n"
+		"                                       approver's Ed25519 private key (--key\n"
+		"                                       or $DRPLAN_APPROVAL_KEY)\n"
 		"  job cancel ID [--reason TEXT]        start no new step; wait for failovers\n"
 		"                                       in flight; end cancelled\n"
 		"  job retry ID STEP                    run a failed or cancelled step again\n"

@@ -3,7 +3,9 @@
 # $DRPLAN_STATE_DIR, ok/bad/has/hasnt/expect_rc, run (sets rc, out, err),
 # job_id (the id from the last run's first line), and erp_copy DIR: a copy
 # of plans/erp.yaml whose Lua hooks are stubs (the simulator has no
-# network for hooks to probe).
+# network for hooks to probe) and whose approver key keys/ops.pub is a
+# fresh test key; its private key is $tmp/ops.key, exported as
+# DRPLAN_APPROVAL_KEY so `job approve` signs.
 set -u
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -26,6 +28,13 @@ job_id() { sed -n 's/^job \([^: ]*\): follow with.*/\1/p' "$tmp/out" | head -1; 
 erp_copy() {
 	mkdir -p "$1/plans" "$1/lua/hooks"
 	cp -r "$src/plans/erp.yaml" "$src/plans/inventory" "$src/plans/keys" "$1/plans/"
+	if [ ! -f "$tmp/ops.key" ]; then
+		openssl genpkey -algorithm ed25519 -out "$tmp/ops.key" 2>/dev/null &&
+			openssl pkey -in "$tmp/ops.key" -pubout -out "$tmp/ops.pub" 2>/dev/null ||
+			{ echo "openssl cannot make an Ed25519 key"; exit 1; }
+	fi
+	cp "$tmp/ops.pub" "$1/plans/keys/ops.pub"
+	export DRPLAN_APPROVAL_KEY=$tmp/ops.key
 	for h in check-sql health-check; do
 		printf 'drplan.log("stub %s")\nreturn true\n' "$h" >"$1/lua/hooks/$h.lua"
 	done
