@@ -25,7 +25,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* Default simulator time scale for the CLI: a 6-minute failover takes
  * 0.36 s and a drill of plans/erp.yaml (with its 1 h hold) about 5 s. */
@@ -307,32 +306,11 @@ static void waiting_help(const dr_job *j, const dr_graph *g, const char *state_h
 	printf("then: drplan job resume %s%s\n", id, state_hint);
 }
 
-/*
- * Where hooks' require() looks: <plan dir>/lua, else <plan dir>/../lua
- * (the repository layout: plans/ next to the lua/ library), else NULL
- * (the executor's default).
- */
-static const char *lua_dir(const char *plan_dir, dr_strbuf *sb)
-{
-	struct stat st;
-
-	dr_strbuf_reset(sb);
-	dr_strbuf_addf(sb, "%s/lua", plan_dir);
-	if (stat(sb->buf, &st) == 0 && S_ISDIR(st.st_mode))
-		return sb->buf;
-	dr_strbuf_reset(sb);
-	dr_strbuf_addf(sb, "%s/../lua", plan_dir);
-	if (stat(sb->buf, &st) == 0 && S_ISDIR(st.st_mode))
-		return sb->buf;
-	return NULL;
-}
-
 int dr_cli_exec(const struct dr_cmd *cmd, const char *operation, const char *file,
 		struct dr_cli_run *ro)
 {
 	dr_arena *a = dr_arena_new();
 	dr_diags *diags = dr_diags_new();
-	dr_strbuf luadir = DR_STRBUF_INIT;
 	dr_strbuf plan_dir = DR_STRBUF_INIT, hint = DR_STRBUF_INIT, note = DR_STRBUF_INIT;
 	dr_store *store = NULL;
 	dr_loop *loop = NULL;
@@ -408,7 +386,6 @@ int dr_cli_exec(const struct dr_cmd *cmd, const char *operation, const char *fil
 	jo.control_poll_ms = 250;
 	jo.max_poll_ms = 5000;
 	jo.persist_sim = true;
-	jo.lua_dir = lua_dir(plan_dir.buf, &luadir);
 	if (ro->resume_id) {
 		rc = dr_job_resume(ro->resume_id, p, g, &jo, &job);
 	} else {
@@ -459,7 +436,6 @@ out:
 	json_decref(popts);
 	json_decref(hdr);
 	dr_strbuf_release(&plan_dir);
-	dr_strbuf_release(&luadir);
 	dr_strbuf_release(&hint);
 	dr_strbuf_release(&note);
 	dr_diags_free(diags);
