@@ -28,7 +28,10 @@ for rp in "" latest latest-processed latest-app-consistent; do
 	has "$out" "cleanup/verify succeeded" "drill ${rp:-default} verifies cleanup"
 	has "$out" "job $(job_id): succeeded" "drill ${rp:-default} summary"
 	has "$out" "measured RTO" "drill ${rp:-default} RTO"
-	has "$out" "RPO          sql01" "drill ${rp:-default} RPO per machine"
+	rpo=$(echo "$out" | grep "^  RPO  ")
+	for m in sql01 sql02 app01 app02 web01 web02; do
+		has "$rpo " " $m " "drill ${rp:-default} RPO of $m"
+	done
 done
 id=$(job_id)
 run job show --format json "$id"
