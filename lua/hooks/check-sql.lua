@@ -12,6 +12,14 @@
 -- default 240), interval (default 2).
 local wait = require("drplan.wait")
 
+-- On the simulator the recovered machines exist only in the model: there
+-- is nothing to connect to, so say so and pass.
+if drplan.context and drplan.context.provider == "sim" then
+	drplan.log("provider sim: no real machine to probe; skipping the SQL Server check")
+	drplan.output("skipped", "simulator")
+	return
+end
+
 local args = drplan.args or {}
 local port = tonumber(args.port) or 1433
 local machines = (drplan.context and drplan.context.machines) or {}

@@ -66,6 +66,10 @@ json_t *dr_hookctx_build(const dr_plan *p, dr_operation op, dr_direction dir,
 	json_t *ctx = json_object(), *ms = json_array();
 
 	json_object_set_new(ctx, "plan", json_string(p->name.v ? p->name.v : ""));
+	/* Hooks that probe recovered machines skip that on the simulator,
+	 * whose machines exist only in the model. */
+	json_object_set_new(ctx, "provider",
+			    json_string(p->provider.v ? p->provider.v : "sim"));
 	json_object_set_new(ctx, "operation", json_string(dr_operation_name(op)));
 	json_object_set_new(ctx, "direction", json_string(dr_direction_name(dir)));
 	json_object_set_new(ctx, "job", json_string(job_id ? job_id : ""));

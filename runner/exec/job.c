@@ -2434,7 +2434,7 @@ fail:
 static int restore_step(dr_job *j, size_t i, json_t *st)
 {
 	struct xstep *x = &j->xs[i];
-	dr_step_state s;
+	dr_step_state s = DR_SS_PENDING; /* set by the parse; -O3 can't tell */
 	const char *ops;
 	json_t *v;
 

@@ -39,13 +39,16 @@ port=$(cat "$tmp/port.tmp")
 closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 # The repository layout: plans/ next to lua/ (the library and the hooks).
+# The plan names a vault: on provider sim the example hooks skip their
+# probes (there is no machine to reach), and here the probes are the point.
 mkdir -p "$tmp/repo/plans"
 cp -r "$src/lua" "$tmp/repo/lua"
 cat >"$tmp/repo/plans/db.yaml" <<YAML
 apiVersion: drplan/v1
 kind: RecoveryPlan
 metadata: { name: db }
-target: { provider: sim }
+target: { provider: azure, subscription: 11111111-2222-3333-4444-555555555555,
+          vault: vault-dr, resourceGroup: rg-dr, location: westeurope }
 defaults:
   target:
     resourceGroup: rg-db
