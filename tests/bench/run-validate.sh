@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 runs=${1:-5}
 out=build/bench
 mkdir -p "$out"
-cmake -S . -B "$out" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B "$out" -DCMAKE_BUILD_TYPE=Release -DDR_TESTS=ON >/dev/null
 cmake --build "$out" -j"$(nproc)" --target drplan bench-pipeline >/dev/null
 drplan=$out/drplan
 
