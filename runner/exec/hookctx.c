@@ -94,6 +94,8 @@ json_t *dr_hookctx_build(const dr_plan *p, dr_operation op, dr_direction dir,
 			json_array_append_new(ms, machine_obj(p, k, dir));
 	}
 	json_object_set_new(ctx, "machines", ms);
+	/* Outputs of the job's earlier hooks, by step id; a job fills it. */
+	json_object_set_new(ctx, "outputs", json_object());
 	return ctx;
 }
 

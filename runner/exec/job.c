@@ -198,6 +198,9 @@ struct task {
 
 struct dr_job {
 	dr_job_opts o;
+	/* Step id -> outputs of each hook that succeeded, for later hooks
+	 * (drplan.context.outputs); rebuilt from the journal on resume. */
+	json_t *outputs;
 	const dr_plan *p;
 	const dr_graph *g;
 	char id[DR_JOB_ID_MAX + 1];
@@ -1352,6 +1355,8 @@ static void hook_finish(dr_job *j, size_t i)
 	if (jappend(j, "hook", rec) < 0)
 		return;
 	if (oc->status == DR_HOOK_OK) {
+		json_object_set_new(j->outputs, gstep(j, i)->id,
+				    json_deep_copy(dr_hook_outputs(t->hook)));
 		step_done(j, i, DR_SS_SUCCEEDED, NULL);
 		return;
 	}
@@ -1415,6 +1420,7 @@ static void run_hook(dr_job *j, size_t i)
 	}
 	ctx = dr_hookctx_build(j->p, j->g->op, j->g->direction, j->id, s->id,
 			       j->xs[i].attempt, s->group, s->machine);
+	json_object_set_new(ctx, "outputs", json_deep_copy(j->outputs));
 	dr_hook_set_context(t->hook, ctx);
 	json_decref(ctx);
 	if (a->args) {
@@ -2257,6 +2263,7 @@ static void job_alloc(dr_job *j, const dr_plan *p, const dr_graph *g, const dr_j
 	j->o = *o;
 	j->p = p;
 	j->g = g;
+	j->outputs = json_object();
 	j->n = g->nsteps;
 	j->xs = dr_xcalloc(j->n ? j->n : 1, sizeof(*j->xs));
 	j->rev_off = dr_xcalloc(j->n + 1, sizeof(size_t));
@@ -2534,6 +2541,14 @@ int dr_job_resume(const char *job_id, const dr_plan *p, const dr_graph *g,
 		}
 		if ((rc = restore_step(j, (size_t)i, v)) < 0)
 			goto fail;
+		{
+			json_t *h = json_object_get(v, "hook");
+			const char *hs = json_string_value(json_object_get(h, "status"));
+
+			if (hs && !strcmp(hs, "ok") && json_object_get(h, "outputs"))
+				json_object_set_new(j->outputs, k,
+					json_deep_copy(json_object_get(h, "outputs")));
+		}
 		if (gstep(j, i)->phase == DR_PHASE_MAIN &&
 		    json_integer_value(json_object_get(v, "ended")) > j->main_end_pt)
 			j->main_end_pt = json_integer_value(json_object_get(v, "ended"));
@@ -2764,6 +2779,7 @@ void dr_job_free(dr_job *j)
 	if (!j)
 		return;
 	j->freeing = true;
+	json_decref(j->outputs);
 	for (size_t i = 0; i < j->n + j->nx; i++) {
 		task_free(j, i);
 		free(j->xs[i].op_id);

@@ -273,8 +273,12 @@ TEST(resume_reruns_only_unfinished_hooks)
 	env_init(&E, false, NULL);
 	plan2(&E);
 	write_hook(&E, "hooks/a.lua", "drplan.output('n', 1)\n");
-	write_hook(&E, "hooks/b.lua", "drplan.sleep(5)\ndrplan.output('n', 2)\n");
-	write_hook(&E, "hooks/c.lua", "drplan.sleep(30)\ndrplan.output('n', 3)\n");
+	/* Each builds on what the hooks before it published: b in the same
+	 * runner, c in the next one, from the journal. */
+	write_hook(&E, "hooks/b.lua", "drplan.sleep(5)\n"
+		   "drplan.output('n', drplan.context.outputs['data/post/a'].n + 1)\n");
+	write_hook(&E, "hooks/c.lua", "drplan.sleep(30)\n"
+		   "drplan.output('n', drplan.context.outputs['data/post/b'].n + 1)\n");
 	g = &E.plan->groups[0];
 	lua(g->post, &g->npost, "hooks/a.lua", DR_ON_ALL, 5 * MIN, DR_FAIL_GROUP);
 	lua(g->post, &g->npost, "hooks/b.lua", DR_ON_ALL, 5 * MIN, DR_FAIL_GROUP);
