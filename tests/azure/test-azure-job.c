@@ -7,6 +7,8 @@
  */
 #include "test.h"
 
+#include "azemu.h"
+
 #include "core/arena.h"
 #include "core/diag.h"
 #include "core/error.h"
@@ -29,8 +31,7 @@
 
 static const char *g_emu;
 static char g_dir[1024];
-static pid_t g_pid;
-static int g_port;
+static azemu g_emu_proc;
 
 static const char plan_text[] =
 	"apiVersion: drplan/v1\n"
@@ -48,35 +49,6 @@ static const char plan_text[] =
 	"groups:\n"
 	"  - name: all\n"
 	"    machines: [vm01, vm02]\n";
-
-static int emu_start(void)
-{
-	char pf[1100];
-	int i;
-
-	snprintf(pf, sizeof(pf), "%s/port", g_dir);
-	g_pid = fork();
-	if (g_pid == 0) {
-		if (!freopen("/dev/null", "w", stderr))
-			_exit(127);
-		execl(g_emu, g_emu, "--port-file", pf, "--items", "2", "--scale", "0.0001",
-		      (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 500; i++) {
-		FILE *f = fopen(pf, "r");
-
-		if (f) {
-			int ok = fscanf(f, "%d", &g_port) == 1;
-
-			fclose(f);
-			if (ok)
-				return 0;
-		}
-		usleep(10000);
-	}
-	return -1;
-}
 
 static void on_event(void *ctx, const json_t *ev)
 {
@@ -115,7 +87,7 @@ static int world_open(world *w)
 	snprintf(store, sizeof(store), "%s/state", g_dir);
 	if ((rc = dr_store_open(store, DR_STORE_CREATE, &w->s)) < 0)
 		return rc;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", g_port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", g_emu_proc.port);
 	o = dr_azure_opts_json_from_plan(w->p);
 	json_object_set_new(o, "armEndpoint", json_string(url));
 	json_object_set_new(o, "authorityHost", json_string(url));
@@ -177,32 +149,13 @@ static int run_job(world *w, dr_operation op, dr_direction dir, bool approve,
 	return rc;
 }
 
-static void on_stats(dr_http_xfer *x, const dr_http_resp *r, void *ud)
-{
-	(void)x;
-	*(json_t **)ud = r->rc == 0 ? json_loadb(r->body, r->body_len, 0, NULL) : json_object();
-}
-
 /* Operations the emulator accepted for item, by dr_preq_kind_name. */
 static long accepted(dr_loop *l, const char *item, const char *op)
 {
-	dr_http *h;
-	dr_http_req q;
-	json_t *j = NULL;
-	char url[128];
-	long n;
+	json_t *st = azemu_stats(&g_emu_proc, l);
+	long n = azemu_accepted(st, item, op);
 
-	memset(&q, 0, sizeof(q));
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/_emulator/stats", g_port);
-	q.url = url;
-	dr_http_new(l, &h);
-	dr_http_start(h, &q, on_stats, &j, NULL);
-	while (!j)
-		dr_loop_run_once(l, true);
-	dr_http_free(h);
-	n = (long)json_integer_value(json_object_get(
-		json_object_get(json_object_get(j, "items"), item), op));
-	json_decref(j);
+	json_decref(st);
 	return n;
 }
 
@@ -238,7 +191,7 @@ TEST(jobs_with_the_azure_provider)
 int main(int argc, char **argv)
 {
 	char cmd[1200];
-	int st;
+	const char *args[] = { "--items", "2", "--scale", "0.0001", NULL };
 
 	if (argc < 3)
 		return 2;
@@ -251,13 +204,12 @@ int main(int argc, char **argv)
 	snprintf(g_dir, sizeof(g_dir), "%s/job.%ld", argv[2], (long)getpid());
 	mkdir(g_dir, 0700);
 	signal(SIGPIPE, SIG_IGN);
-	if (emu_start() < 0) {
+	if (azemu_start(&g_emu_proc, g_emu, g_dir, args) < 0) {
 		fprintf(stderr, "emulator did not start\n");
 		return 1;
 	}
 	RUN(jobs_with_the_azure_provider);
-	kill(g_pid, SIGTERM);
-	waitpid(g_pid, &st, 0);
+	azemu_stop(&g_emu_proc);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", g_dir);
