@@ -26,3 +26,14 @@ if(TARGET armemu AND EXISTS ${CMAKE_SOURCE_DIR}/runner/exec/job.h)
 elseif(TARGET armemu)
   message(STATUS "azure: no runner/exec/job.h yet: end-to-end job test skipped")
 endif()
+
+# Every emulator fault during a 200-machine failover + commit, and a crash
+# and resume, through the executor and the azure provider.
+if(TARGET armemu AND EXISTS ${CMAKE_SOURCE_DIR}/runner/exec/job.h)
+  add_executable(test-azure-faults ${CMAKE_CURRENT_LIST_DIR}/test-azure-faults.c)
+  target_link_libraries(test-azure-faults PRIVATE dr_core)
+  target_include_directories(test-azure-faults PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+  add_test(NAME azure/faults-200
+           COMMAND test-azure-faults $<TARGET_FILE:armemu> ${CMAKE_CURRENT_BINARY_DIR}/azure-work)
+  set_tests_properties(azure/faults-200 PROPERTIES TIMEOUT 400)
+endif()
