@@ -16,3 +16,10 @@ target_link_libraries(bench-pipeline PRIVATE dr_core)
 #   build/tests/bench-exec [machines [state-dir]]   (executor: 10,000-machine failover)
 add_executable(bench-exec ${CMAKE_CURRENT_LIST_DIR}/bench-exec.c)
 target_link_libraries(bench-exec PRIVATE dr_core)
+
+#   build/tests/bench-azure build/tests/armemu [machines [state-dir]]
+#   (executor + azure provider through the ARM emulator; needs libmicrohttpd)
+if(TARGET armemu)
+  add_executable(bench-azure ${CMAKE_CURRENT_LIST_DIR}/bench-azure.c)
+  target_link_libraries(bench-azure PRIVATE dr_core)
+endif()
