@@ -149,6 +149,7 @@ static int bench(const char *emu, const char *base, const char *name, size_t n,
 	o.loop = l;
 	o.on_event = on_event;
 	o.ctx = &r;
+	o.concurrency = 100;
 	o.detach_when_waiting = true;
 	o.control_poll_ms = 50;
 	o.tick_ms = 50;
