@@ -24,6 +24,7 @@
 #include "provider/sim.h"
 
 #include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1568,6 +1569,20 @@ static void gate_check_done(dr_job *j, size_t i)
 	gate_wait(j, i, false);
 }
 
+/* Add one problem to a check task's message, "; "-separated. */
+static void task_problem(struct task *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void task_problem(struct task *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (t->msg.len)
+		dr_strbuf_addstr(&t->msg, "; ");
+	va_start(ap, fmt);
+	dr_strbuf_vaddf(&t->msg, fmt, ap);
+	va_end(ap);
+}
+
 static void on_gate_item(void *ud, int rc, const dr_prov_item *it, const dr_prov_error *err)
 {
 	struct task *t = ud;
@@ -1577,12 +1592,10 @@ static void on_gate_item(void *ud, int rc, const dr_prov_item *it, const dr_prov
 	if (j->fatal)
 		return;
 	if (rc < 0)
-		dr_strbuf_addf(&t->msg, "%s%s", t->msg.len ? "; " : "",
-			       err && err->message ? err->message : dr_strerror(rc));
+		task_problem(t, "%s", err && err->message ? err->message : dr_strerror(rc));
 	else if (!dr_prov_item_allows(it, "Commit"))
-		dr_strbuf_addf(&t->msg, "%s%s is not failed over and ready to commit (%s)",
-			       t->msg.len ? "; " : "", it->name,
-			       it->protection_state ? it->protection_state : "?");
+		task_problem(t, "%s is not failed over and ready to commit (%s)", it->name,
+			     it->protection_state ? it->protection_state : "?");
 	gate_check_done(j, t->i);
 }
 
@@ -1600,9 +1613,8 @@ static void run_gate(dr_job *j, size_t i)
 
 			if (s->kind == DR_STEP_HOOK && s->phase == DR_PHASE_MAIN &&
 			    j->xs[k].st != DR_SS_SUCCEEDED)
-				dr_strbuf_addf(&t->msg, "%shook %s is %s",
-					       t->msg.len ? "; " : "", s->id,
-					       state_names[j->xs[k].st]);
+				task_problem(t, "hook %s is %s", s->id,
+					     state_names[j->xs[k].st]);
 		}
 	}
 	if (checks & (DR_CHECK_CRITICAL_HEALTHY | DR_CHECK_ALL_HEALTHY)) {
@@ -1616,8 +1628,7 @@ static void run_gate(dr_job *j, size_t i)
 				if (dr_provider_get_item(j->o.provider, mm->name.v,
 							 on_gate_item, t) < 0) {
 					t->pending--;
-					dr_strbuf_addf(&t->msg, "%s%s", t->msg.len ? "; " : "",
-						       dr_error_msg());
+					task_problem(t, "%s", dr_error_msg());
 				}
 			}
 	}
@@ -1703,11 +1714,10 @@ static void on_verify_item(void *ud, int rc, const dr_prov_item *it, const dr_pr
 	if (j->fatal)
 		return;
 	if (rc < 0)
-		dr_strbuf_addf(&t->msg, "%s%s", t->msg.len ? "; " : "",
-			       err && err->message ? err->message : dr_strerror(rc));
+		task_problem(t, "%s", err && err->message ? err->message : dr_strerror(rc));
 	else if (it->test_failover_state && strcmp(it->test_failover_state, "None"))
-		dr_strbuf_addf(&t->msg, "%s%s still has a test failover (%s)",
-			       t->msg.len ? "; " : "", it->name, it->test_failover_state);
+		task_problem(t, "%s still has a test failover (%s)", it->name,
+			     it->test_failover_state);
 	if (t->pending)
 		return;
 	if (t->msg.len) {
