@@ -2708,14 +2708,12 @@ static void prime(dr_job *j)
 	}
 }
 
-int dr_job_run(dr_job *j)
+int dr_job_launch(dr_job *j)
 {
-	bool first = !j->running_loop;
-
 	if (j->fatal)
 		return j->fatal;
 	j->detached = false;
-	if (first) {
+	if (!j->running_loop) {
 		j->running_loop = true;
 		start_event(j);
 		if (!j->resumed)
@@ -2729,6 +2727,31 @@ int dr_job_run(dr_job *j)
 	if (!j->ctl_timer && !j->fatal && !j->ended)
 		j->ctl_timer = dr_loop_timer(j->o.loop, j->o.control_poll_ms
 					     ? j->o.control_poll_ms : 1000, ctl_timer_cb, j);
+	return 0;
+}
+
+int dr_job_check(dr_job *j)
+{
+	if (j->status == DR_JOB_WAITING && j->cnt[DR_SS_WAITING] == 0)
+		j->status = DR_JOB_RUNNING;
+	if (!j->fatal && !j->ended)
+		return 0;
+	dr_loop_timer_cancel(j->o.loop, j->ctl_timer);
+	j->ctl_timer = NULL;
+	if (j->fatal) {
+		if (j->fatal != DR_ECANCELLED && !*dr_error_msg())
+			dr_error_set(j->fatal, "job %s: the journal could not be written", j->id);
+		return j->fatal;
+	}
+	return 1;
+}
+
+int dr_job_run(dr_job *j)
+{
+	int lrc;
+
+	if ((lrc = dr_job_launch(j)) < 0)
+		return lrc;
 	while (!j->fatal && !j->ended) {
 		int rc;
 

@@ -202,6 +202,21 @@ int dr_job_resume(const char *job_id, const dr_plan *p, const dr_graph *g,
  */
 int dr_job_run(dr_job *j);
 
+/*
+ * For a caller that drives the loop itself and runs several jobs on it
+ * (the scheduler, sched/scheduler.h): dr_job_launch() does what
+ * dr_job_run() does before it starts turning the loop (the job-started
+ * event, re-driving steps, the control-file timer) and returns at once;
+ * the job then moves whenever the loop runs. dr_job_check() tells after
+ * any loop iteration where it is: 0 still running or waiting, 1 ended
+ * (dr_job_status_now() says how), or the error dr_job_run() would have
+ * returned (the job is left resumable). To stop a launched job early, free
+ * the provider, then the job: the journal is consistent at every instant.
+ * detach_when_waiting is ignored here.
+ */
+int dr_job_launch(dr_job *j);
+int dr_job_check(dr_job *j);
+
 /* The job's id, and where it stands now. */
 const char *dr_job_id(const dr_job *j);
 dr_job_status_code dr_job_status_now(const dr_job *j);
