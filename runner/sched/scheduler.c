@@ -635,8 +635,7 @@ static void load_plan(dr_sched *s, struct splan *sp, bool initial)
 	if (!sp->pi.error && sp->pi.schedule &&
 	    dr_cron_parse(sp->pi.schedule, &sp->cron, err, sizeof(err), NULL) < 0)
 		sp->pi.error = xasprintf("drill.schedule: %s", err);
-	if (!sp->pi.error && sp->pi.schedule && sp->pi.timezone &&
-	    strcmp(sp->pi.timezone, "UTC") && dr_tz_load(sp->pi.timezone, &sp->tz) < 0)
+	if (!sp->pi.error && sp->pi.schedule && dr_tz_load(sp->pi.timezone, &sp->tz) < 0)
 		sp->pi.error = xasprintf("drill.timezone: %s", dr_error_msg());
 	if (sp->pi.error) {
 		sp->next_due = 0;
@@ -906,7 +905,8 @@ int dr_sched_start(dr_sched *s)
 	s->started = true;
 	for (size_t i = 0; i < s->n; i++)
 		takeover(s, s->plans[i]);
-	s->next_rescan_ms = now_ms(s) + (int64_t)s->o.rescan_ms;
+	/* --once reads the plans once: what was due at start-up is its work. */
+	s->next_rescan_ms = s->o.once ? INT64_MAX : now_ms(s) + (int64_t)s->o.rescan_ms;
 	s->timer = dr_loop_timer(s->o.loop, 0, tick, s);
 	return 0;
 }
