@@ -123,6 +123,22 @@ int dr_cli_exec(const struct dr_cmd *cmd, const char *operation, const char *fil
 		struct dr_cli_run *ro);
 
 /*
+ * The simulator's options for a job started now (cmd-run.c): the time
+ * scale from $DRPLAN_SIM_SCALE and the model clock anchored in the store.
+ * 0 and *out (caller frees), or an exit status after printing the error.
+ */
+int dr_cli_sim_options(const char *cmdname, dr_store *s, json_t **out);
+
+/*
+ * The journal header fields a CLI job records so that `drplan job resume`
+ * compiles the same graph again: {"plan_path", "cli": {...}}.
+ */
+json_t *dr_cli_run_header(const char *file, const struct dr_cli_run *ro);
+
+/* `drplan schedule run ...` (cmd-schedule-run.c); argv[0] is "run". */
+int dr_cli_schedule_run(const struct dr_cmd *cmd, int argc, char **argv);
+
+/*
  * The header record (record 1) of job_id's journal, or an error message on
  * stderr and DR_EXIT_IO (no such job, unreadable journal).
  */

@@ -29,7 +29,7 @@
 /* Default simulator time scale for the CLI: a 6-minute failover takes
  * 0.36 s and a drill of plans/erp.yaml (with its 1 h hold) about 5 s. */
 #define DR_CLI_SIM_SCALE 0.001
-/* Where the CLI keeps the simulator's clock anchor (see sim_options()). */
+/* Where the CLI keeps the simulator's clock anchor (see dr_cli_sim_options()). */
 #define DR_CLI_SIM_CLOCK_KEY "sim/clock.json"
 
 int dr_cli_open_store(const char *cmdname, const char *dir, const char *plan_dir,
@@ -103,7 +103,7 @@ int dr_cli_job_header(const char *cmdname, dr_store *s, const char *job_id,
  * time the old one reached. The simulator never goes back before its
  * saved state's time (dr_sim_load()), so a lost anchor is harmless.
  */
-static int sim_options(const char *cmdname, dr_store *s, json_t **out)
+int dr_cli_sim_options(const char *cmdname, dr_store *s, json_t **out)
 {
 	const char *env = getenv("DRPLAN_SIM_SCALE");
 	dr_strbuf buf = DR_STRBUF_INIT;
@@ -170,7 +170,7 @@ static const char *rp_text(const dr_recovery_point *rp)
 }
 
 /* What resume needs to compile the same graph again. */
-static json_t *cli_header(const char *file, const struct dr_cli_run *ro)
+json_t *dr_cli_run_header(const char *file, const struct dr_cli_run *ro)
 {
 	char abs[PATH_MAX];
 	json_t *cli = json_object();
@@ -362,7 +362,7 @@ int dr_cli_exec(const struct dr_cmd *cmd, const char *operation, const char *fil
 		goto out;
 	if (ro->state)
 		dr_strbuf_addf(&hint, " --state %s", ro->state);
-	if ((status = sim_options(cmd->name, store, &popts)))
+	if ((status = dr_cli_sim_options(cmd->name, store, &popts)))
 		goto out;
 	if (dr_loop_new(NULL, &loop) < 0 || dr_loop_stop_on_signals(loop) < 0) {
 		fprintf(stderr, "drplan %s: error: %s\n", cmd->name, dr_error_msg());
@@ -389,7 +389,7 @@ int dr_cli_exec(const struct dr_cmd *cmd, const char *operation, const char *fil
 	if (ro->resume_id) {
 		rc = dr_job_resume(ro->resume_id, p, g, &jo, &job);
 	} else {
-		hdr = cli_header(file, ro);
+		hdr = dr_cli_run_header(file, ro);
 		jo.header = hdr;
 		rc = dr_job_start(p, g, &jo, NULL, &job);
 	}

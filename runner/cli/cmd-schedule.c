@@ -95,8 +95,10 @@ static int run(const struct dr_cmd *cmd, int argc, char **argv)
 	int c, count = 5, status = 0, i;
 	char *end;
 
+	if (argc >= 2 && !strcmp(argv[1], "run"))
+		return dr_cli_schedule_run(cmd, argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "list"))
-		return dr_cli_usage_error(cmd, "expected 'list'");
+		return dr_cli_usage_error(cmd, "expected 'list' or 'run'");
 	argc--;
 	argv++;
 	optind = 1;
@@ -135,15 +137,37 @@ static int run(const struct dr_cmd *cmd, int argc, char **argv)
 
 const struct dr_cmd dr_cmd_schedule = {
 	.name = "schedule",
-	.usage = "list [--count N] [--from UNIX-SECONDS] PLAN...",
-	.summary = "Show when each plan's drill runs next, in its time zone",
+	.usage = "list [--count N] [--from UNIX-SECONDS] PLAN...\n"
+		 "       drplan schedule run --plans DIR [--state SPEC] [--once] [OPTIONS]",
+	.summary = "Show when drills run next; run the drill scheduler",
 	.help =
-		"Reads drill.schedule (cron: minute hour day-of-month month day-of-week,\n"
-		"or @daily/@weekly/...) and drill.timezone of each plan and lists the\n"
-		"next runs as local times with their UTC offset. Daylight-saving rules:\n"
-		"docs/schedules.md.\n\n"
-		"Options:\n"
+		"schedule list: reads drill.schedule (cron: minute hour day-of-month month\n"
+		"day-of-week, or @daily/@weekly/...) and drill.timezone of each plan and\n"
+		"lists the next runs as local times with their UTC offset. Daylight-saving\n"
+		"rules: docs/schedules.md.\n\n"
 		"  -n, --count N        how many runs per plan (default 5)\n"
-		"      --from SECONDS   list runs after this Unix time (default now)\n",
+		"      --from SECONDS   list runs after this Unix time (default now)\n\n"
+		"schedule run: a long-lived scheduler for every plan (*.yaml) in DIR. It\n"
+		"starts a drill job when one is due, never two jobs of one plan at once\n"
+		"(a drill due while the previous one runs is skipped and recorded), runs\n"
+		"a drill missed while it was down once at start-up when the most recent\n"
+		"due time is within the catch-up window, reloads plans that change, and\n"
+		"on SIGTERM/SIGINT parks running jobs (resumable) and exits 0. Several\n"
+		"instances may share one state store: each due time runs once. One log\n"
+		"line per event on stderr. Rules: docs/schedules.md.\n\n"
+		"      --plans DIR         the plans directory (required)\n"
+		"      --state SPEC        the state store (default: $DRPLAN_STATE_DIR, else\n"
+		"                          .drplan/state in DIR's git repository)\n"
+		"      --once              run what is due now (and parked jobs), wait for\n"
+		"                          those jobs, exit (for a systemd timer or cron)\n"
+		"  -j, --max-parallel N    jobs at once (default 4; the simulator runs one\n"
+		"                          job at a time per process)\n"
+		"      --catch-up DUR      missed-run window (default 6h; 0: none)\n"
+		"      --rescan DUR        how often DIR is read again (default 30s)\n"
+		"      --instance NAME     this instance's name in the records (host:pid)\n"
+		"      --json              log lines as JSON objects\n\n"
+		"Exit status (run): 0 stopped by SIGTERM/SIGINT, or --once and every\n"
+		"drill succeeded; 2 usage; 3 the state store or DIR cannot be used;\n"
+		"4 --once and a drill failed or could not start.\n",
 	.run = run,
 };
