@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Largest plan file hashed for change detection. */
@@ -304,7 +305,22 @@ static int lock_free(dr_sched *s, const char *plan, char **holder)
 	json_decref(h);
 	if (holder)
 		*holder = NULL;
-	rc = dr_store_lock_acquire(s->o.store, plan, hs, 0, &l, holder);
+	for (int tries = 0;; tries++) {
+		char *who = NULL;
+
+		rc = dr_store_lock_acquire(s->o.store, plan, hs, 0, &l, &who);
+		/* Another instance's probe holds it for an instant: look again
+		 * rather than call a free lock held. */
+		if (rc != DR_ECONFLICT || tries == 3 || !who || !strstr(who, "\"probe\"")) {
+			if (holder)
+				*holder = who;
+			else
+				free(who);
+			break;
+		}
+		free(who);
+		nanosleep(&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
+	}
 	free(hs);
 	if (rc == DR_ECONFLICT)
 		return 0;

@@ -636,6 +636,25 @@ TEST(once_mode)
 	fx_release(&x);
 }
 
+TEST(failed_drill)
+{
+	struct fx x;
+	json_t *c;
+
+	fx_init(&x, utc(2026, 11, 25, 12, 30));
+	x.in[0].fake.fail_status = "failed";
+	write_file(&x, "h.yaml", "name hourly\nschedule 0 * * * *\n");
+	CHECK_INT(inst_start(&x, 0, 3600, true), 0);
+	CHECK_INT(dr_loop_run(x.loop), DR_ECANCELLED);
+	CHECK_STR(list(&x, 0, "finished", NULL, "status"), "failed");
+	CHECK_INT(dr_sched_failures(x.in[0].sched), 1);
+	c = claim(&x, "hourly", utc(2026, 11, 25, 12, 0));
+	CHECK_STR(json_string_value(json_object_get(c, "state")), "finished");
+	CHECK_STR(json_string_value(json_object_get(c, "status")), "failed");
+	json_decref(c);
+	fx_release(&x);
+}
+
 int main(void)
 {
 	RUN(stamp_and_last_due);
@@ -647,5 +666,6 @@ int main(void)
 	RUN(two_instances_one_claim);
 	RUN(restart_resumes_parked);
 	RUN(once_mode);
+	RUN(failed_drill);
 	return test_summary();
 }
