@@ -237,6 +237,25 @@ static int run_poll(void *ctx, void *handle, const char **status)
 	return rc;
 }
 
+static int run_inspect(void *ctx, const char *job_id, char **plan, bool *drill, bool *ended)
+{
+	struct srun *sr = ctx;
+	const char *p, *op, *st;
+	json_t *doc = NULL;
+	int rc;
+
+	if ((rc = dr_job_status(sr->store, job_id, &doc)) < 0)
+		return rc;
+	p = json_string_value(json_object_get(doc, "plan"));
+	op = json_string_value(json_object_get(doc, "operation"));
+	st = json_string_value(json_object_get(doc, "status"));
+	*plan = p ? dr_xstrdup(p) : NULL;
+	*drill = op && !strcmp(op, "drill");
+	*ended = !st || (strcmp(st, "running") && strcmp(st, "waiting"));
+	json_decref(doc);
+	return 0;
+}
+
 static void run_release(void *ctx, void *handle, bool park)
 {
 	(void)ctx;
@@ -385,7 +404,7 @@ int dr_cli_schedule_run(const struct dr_cmd *cmd, int argc, char **argv)
 	so.loop = sr.loop;
 	so.dir = plans;
 	so.runner = (dr_sched_runner){ run_load, run_start, run_resume, run_poll, run_release,
-				       &sr };
+				       &sr, run_inspect };
 	so.max_parallel = maxp;
 	so.catch_up_ms = (int64_t)catch_up;
 	so.rescan_ms = rescan;

@@ -416,6 +416,72 @@ static void takeover(dr_sched *s, struct splan *sp)
 	free(id);
 }
 
+struct orphan_scan {
+	dr_sched *s;
+	char **best; /* per plan index: the newest unfinished drill */
+};
+
+static int orphan_cb(void *ctx, const char *key)
+{
+	struct orphan_scan *os = ctx;
+	dr_sched *s = os->s;
+	const char *id = key + 5; /* after "jobs/" */
+	size_t idlen = strcspn(id, "/");
+	char job[DR_JOB_ID_MAX + 1], *plan = NULL;
+	bool drill = false, ended = true;
+
+	if (strcmp(id + idlen, "/journal") || idlen > DR_JOB_ID_MAX)
+		return 0;
+	memcpy(job, id, idlen);
+	job[idlen] = '\0';
+	if (s->o.runner.inspect(s->o.runner.ctx, job, &plan, &drill, &ended) < 0 || !plan) {
+		free(plan);
+		return 0;
+	}
+	for (size_t i = 0; drill && !ended && i < s->n; i++) {
+		if (!s->plans[i]->valid || strcmp(s->plans[i]->pi.name, plan))
+			continue;
+		/* Keys come in order and ids start with a UTC time stamp: the
+		 * last one seen is the newest. */
+		free(os->best[i]);
+		os->best[i] = dr_xstrdup(job);
+	}
+	free(plan);
+	return 0;
+}
+
+/*
+ * At start-up: record the newest unfinished drill of each plan that has no
+ * active record and a free lock as its active job, for takeover().
+ */
+static void adopt_orphans(dr_sched *s)
+{
+	struct orphan_scan os = { s, dr_xcalloc(s->n + 1, sizeof(char *)) };
+	char key[DR_STORE_KEY_MAX + 1];
+
+	dr_store_list(s->o.store, "jobs/", orphan_cb, &os);
+	for (size_t i = 0; i < s->n; i++) {
+		struct splan *sp = s->plans[i];
+		char *cur;
+		json_t *rec;
+
+		if (!os.best[i])
+			continue;
+		cur = active_job(s, sp->pi.name, NULL);
+		if (!cur && lock_free(s, sp->pi.name, NULL) == 1) {
+			key_of(key, sizeof(key), sp->pi.name, "active");
+			rec = json_pack("{s:s,s:s,s:o,s:b}", "job", os.best[i], "instance",
+					s->instance, "since", time_json(now_s(s)), "adopted", 1);
+			/* "": another instance adopting it at the same time wins. */
+			put_json(s, key, rec, "", NULL);
+			json_decref(rec);
+		}
+		free(cur);
+		free(os.best[i]);
+	}
+	free(os.best);
+}
+
 /* Skip a claimed due time because a job of the plan runs. */
 static void skip_overlap(dr_sched *s, struct splan *sp, int64_t due, const char *job)
 {
@@ -919,6 +985,8 @@ int dr_sched_start(dr_sched *s)
 				    errno ? strerror(errno) : "not a directory");
 	rescan(s);
 	s->started = true;
+	if (s->o.runner.inspect)
+		adopt_orphans(s);
 	for (size_t i = 0; i < s->n; i++)
 		takeover(s, s->plans[i]);
 	/* --once reads the plans once: what was due at start-up is its work. */

@@ -49,7 +49,10 @@
  *               plan lock is free (its holder stopped or died) is resumed
  *               by whichever instance takes the lock first; the job finishes
  *               there. A job id without a journal (the holder died between
- *               recording and starting) is forgotten.
+ *               recording and starting) is forgotten. At start-up, when the
+ *               runner can inspect jobs, the newest unfinished drill job of
+ *               each plan without an active record whose lock is free (a
+ *               `drplan drill` that died) is adopted the same way.
  *   reload      every rescan_ms the directory is read again: a new file is
  *               loaded, a changed file (size, mtime or content hash) is
  *               reloaded, and a removed file stops being scheduled (its
@@ -127,6 +130,13 @@ typedef struct dr_sched_runner {
 	int (*poll)(void *ctx, void *handle, const char **status);
 	void (*release)(void *ctx, void *handle, bool park);
 	void *ctx;
+	/*
+	 * Optional: what job_id is (*plan: its plan's name, caller frees;
+	 * *drill: a drill; *ended: it has ended). 0, or an error to skip the
+	 * job. With it, start-up also adopts orphaned drills nobody recorded
+	 * (a `drplan drill` whose process died): see "takeover".
+	 */
+	int (*inspect)(void *ctx, const char *job_id, char **plan, bool *drill, bool *ended);
 } dr_sched_runner;
 
 typedef void (*dr_sched_event_fn)(void *ctx, const json_t *event);

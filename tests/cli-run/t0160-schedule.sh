@@ -4,7 +4,8 @@
 # the current minute's due time is within the catch-up window); SIGTERM
 # during the drill parks the job (exit 0, lock free, journal not ended);
 # a second start (--once) resumes and finishes it without running the due
-# time again. Then: `drplan job resume` of a parked job, --json log lines
+# time again. Then: `drplan job resume` of a parked job, an orphaned
+# `drplan drill` adopted at start-up, --json log lines
 # with an invalid plan, usage errors.
 drplan=$1 src=$2
 . "$(dirname "$0")/lib.sh"
@@ -84,6 +85,25 @@ expect_rc 0 "--once after a manual resume"
 has "$err" "finished plan=small file=small.yaml job=$id status=succeeded" \
 	"finished job's record is cleared"
 [ ! -e "$st/schedule/small/active" ] && ok || bad "active record left behind (2)"
+
+# An orphaned manual drill (its runner killed) is adopted at start-up.
+"$drplan" drill "$dir/small.yaml" >"$tmp/d.out" 2>/dev/null &
+pid=$!
+for i in $(seq 100); do
+	grep -q "follow with" "$tmp/d.out" && break
+	sleep 0.1
+done
+sleep 1
+kill -9 $pid
+wait $pid 2>/dev/null
+oid=$(sed -n 's/^job \([^: ]*\): follow with.*/\1/p' "$tmp/d.out")
+[ -n "$oid" ] && ok || bad "no manual drill id"
+run schedule run --plans "$dir" --once --catch-up 0
+expect_rc 0 "--once adopts an orphaned drill"
+has "$err" "resumed plan=small file=small.yaml job=$oid" "log: orphan resumed"
+has "$err" "finished plan=small file=small.yaml job=$oid status=succeeded" "log: orphan finished"
+run job show --format json "$oid"
+has "$out" '"status": "succeeded"' "the orphaned drill succeeded"
 
 # --json, and an invalid plan reported and skipped.
 printf 'apiVersion: drplan/v1\nkind: RecoveryPlan\nmetadata: {}\n' >"$dir/bad.yaml"

@@ -27,6 +27,7 @@ static int64_t utc(int y, int mo, int d, int h, int mi)
 
 struct fjob {
 	dr_store_lock *lock;
+	char plan[64];
 	int64_t end_ms;
 	char id[128];
 };
@@ -90,6 +91,7 @@ static int fake_begin(struct fake *f, const char *plan, const char *job_id, void
 		return rc;
 	}
 	snprintf(j->id, sizeof(j->id), "%s", job_id);
+	snprintf(j->plan, sizeof(j->plan), "%s", plan);
 	j->end_ms = fake_now(f) + f->duration_ms;
 	*handle = j;
 	return 0;
@@ -107,7 +109,7 @@ static int fake_start(void *ctx, const char *path, const char *plan, const char 
 		return rc;
 	/* The "journal", so that a resume can tell the job exists. */
 	snprintf(key, sizeof(key), "jobs/%s/journal", job_id);
-	dr_store_put(f->store, key, "x", 1, NULL, NULL);
+	dr_store_put(f->store, key, plan, strlen(plan), NULL, NULL);
 	f->starts++;
 	return 0;
 }
@@ -148,8 +150,34 @@ static void fake_release(void *ctx, void *handle, bool park)
 
 	f->releases++;
 	f->parks += park;
+	if (!park) {
+		char key[256], text[128];
+
+		snprintf(key, sizeof(key), "jobs/%s/journal", j->id);
+		snprintf(text, sizeof(text), "%s ended", j->plan);
+		dr_store_put(f->store, key, text, strlen(text), NULL, NULL);
+	}
 	dr_store_lock_release(j->lock);
 	free(j);
+}
+
+/* A fake journal holds "PLAN" or "PLAN ended"; every fake job is a drill. */
+static int fake_inspect(void *ctx, const char *job_id, char **plan, bool *drill, bool *ended)
+{
+	struct fake *f = ctx;
+	dr_strbuf sb = DR_STRBUF_INIT;
+	char key[256];
+	int rc;
+
+	snprintf(key, sizeof(key), "jobs/%s/journal", job_id);
+	if ((rc = dr_store_read(f->store, key, &sb)) < 0)
+		return rc;
+	*ended = strstr(sb.buf, " ended") != NULL;
+	sb.buf[strcspn(sb.buf, " ")] = '\0';
+	*plan = strdup(sb.buf);
+	*drill = true;
+	dr_strbuf_release(&sb);
+	return 0;
 }
 
 /* ---- the fixture ---------------------------------------------------------- */
@@ -230,7 +258,7 @@ static int inst_start(struct fx *x, int i, int64_t catch_up_s, bool once)
 		.dir = x->plans,
 		.clock = { fake_now, &in->fake },
 		.runner = { fake_load, fake_start, fake_resume, fake_poll, fake_release,
-			    &in->fake },
+			    &in->fake, fake_inspect },
 		.catch_up_ms = catch_up_s * 1000,
 		.rescan_ms = 60000,
 		.tick_ms = 1000,
@@ -655,6 +683,35 @@ TEST(failed_drill)
 	fx_release(&x);
 }
 
+TEST(adopt_orphan)
+{
+	struct fx x;
+	char key[128];
+	uint64_t size;
+
+	/* A `drplan drill` of plan hourly died (its journal is there, not
+	 * ended, its lock free), and an older one ended; another plan's
+	 * unfinished drill is none of ours. The scheduler adopts the newest
+	 * unfinished drill of its plan at start-up and finishes it. */
+	fx_init(&x, utc(2026, 11, 25, 12, 30));
+	write_file(&x, "h.yaml", "name hourly\nschedule 0 3 * * *\n");
+	dr_store_put(x.in[0].store, "jobs/hourly-drill-20261120T100000Z-aaaa/journal",
+		     "hourly ended", 12, NULL, NULL);
+	dr_store_put(x.in[0].store, "jobs/hourly-drill-20261125T100000Z-bbbb/journal",
+		     "hourly", 6, NULL, NULL);
+	dr_store_put(x.in[0].store, "jobs/other-drill-20261125T100000Z-cccc/journal",
+		     "other", 5, NULL, NULL);
+	CHECK_INT(inst_start(&x, 0, 0, false), 0);
+	CHECK_STR(list(&x, 0, "resumed", NULL, "job"), "hourly-drill-20261125T100000Z-bbbb");
+	run_until(&x, utc(2026, 11, 25, 12, 45));
+	CHECK_STR(list(&x, 0, "finished", NULL, "job"), "hourly-drill-20261125T100000Z-bbbb");
+	CHECK_INT(x.in[0].fake.resumes, 1);
+	CHECK_INT(x.in[0].fake.starts, 0);
+	snprintf(key, sizeof(key), "schedule/hourly/active");
+	CHECK_INT(dr_store_size(x.in[0].store, key, &size), DR_ENOTFOUND);
+	fx_release(&x);
+}
+
 int main(void)
 {
 	RUN(stamp_and_last_due);
@@ -667,5 +724,6 @@ int main(void)
 	RUN(restart_resumes_parked);
 	RUN(once_mode);
 	RUN(failed_drill);
+	RUN(adopt_orphan);
 	return test_summary();
 }
