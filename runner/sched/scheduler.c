@@ -370,6 +370,8 @@ static void drop_plan(dr_sched *s, size_t i)
 	s->n--;
 }
 
+static void poll_one(dr_sched *s, struct splan *sp);
+
 /*
  * Take over the job named by the plan's active record when its lock is
  * free: the process that ran it stopped (parked it) or died.
@@ -398,6 +400,9 @@ static void takeover(dr_sched *s, struct splan *sp)
 		s->running++;
 		emit(s, "resumed", sp, json_pack("{s:s,s:s}", "job", id, "reason",
 						 "parked or orphaned (its lock was free)"));
+		/* Finished meanwhile (`drplan job resume`): done at once, so
+		 * that it is no overlap for a due time. */
+		poll_one(s, sp);
 	} else if (rc == DR_ENOTFOUND) {
 		/* Recorded, never started: the holder died in between. */
 		key_of(key, sizeof(key), name, "active");
@@ -611,41 +616,49 @@ static void fire(dr_sched *s, struct splan *sp, int64_t due)
 	try_start(s, sp);
 }
 
+/* Ask the runner about sp's job; when it ended or stopped, let it go. */
+static void poll_one(dr_sched *s, struct splan *sp)
+{
+	struct sjob *j = sp->job;
+	const char *status = NULL;
+	int rc;
+
+	if (!j)
+		return;
+	rc = s->o.runner.poll(s->o.runner.ctx, j->handle, &status);
+	if (rc == 0)
+		return;
+	if (rc > 0) {
+		/* The record goes while the lock is still held. */
+		clear_active(s, j->plan, j->id);
+		if (j->due)
+			record_claim(s, sp, j->plan, j->due,
+				     json_pack("{s:s,s:s,s:s}", "state", "finished", "job",
+					       j->id, "status", status));
+		emit(s, "finished", sp, json_pack("{s:s,s:s}", "job", j->id, "status", status));
+		if (strcmp(status, "succeeded"))
+			s->failures++;
+		s->o.runner.release(s->o.runner.ctx, j->handle, false);
+	} else {
+		emit(s, "stopped", sp, json_pack("{s:s,s:s}", "job", j->id, "message",
+						 dr_error_msg()));
+		s->failures++;
+		s->o.runner.release(s->o.runner.ctx, j->handle, true);
+	}
+	s->running--;
+	job_free(j);
+	sp->job = NULL;
+}
+
 static void poll_jobs(dr_sched *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		struct splan *sp = s->plans[i];
-		struct sjob *j = sp->job;
-		const char *status = NULL;
-		int rc;
 
-		if (!j)
+		if (!sp->job)
 			continue;
-		rc = s->o.runner.poll(s->o.runner.ctx, j->handle, &status);
-		if (rc == 0)
-			continue;
-		if (rc > 0) {
-			/* The record goes while the lock is still held. */
-			clear_active(s, j->plan, j->id);
-			if (j->due)
-				record_claim(s, sp, j->plan, j->due,
-					     json_pack("{s:s,s:s,s:s}", "state", "finished",
-						       "job", j->id, "status", status));
-			emit(s, "finished", sp, json_pack("{s:s,s:s}", "job", j->id, "status",
-							  status));
-			if (strcmp(status, "succeeded"))
-				s->failures++;
-			s->o.runner.release(s->o.runner.ctx, j->handle, false);
-		} else {
-			emit(s, "stopped", sp, json_pack("{s:s,s:s}", "job", j->id, "message",
-				dr_error_msg()));
-			s->failures++;
-			s->o.runner.release(s->o.runner.ctx, j->handle, true);
-		}
-		s->running--;
-		job_free(j);
-		sp->job = NULL;
-		if (sp->removed) {
+		poll_one(s, sp);
+		if (!sp->job && sp->removed) {
 			drop_plan(s, i);
 			i--;
 		}
