@@ -2,6 +2,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "journal/store_azblob.h"
 #include "journal/store_impl.h"
 
 #include <errno.h>
@@ -48,10 +49,8 @@ int dr_store_open(const char *spec, unsigned flags, dr_store **out)
 	*out = NULL;
 	if (!spec || !*spec)
 		return dr_error_set(DR_EINVAL, "empty state store name");
-	if (!strncmp(spec, "azblob://", 9))
-		return dr_error_set(DR_EINVAL,
-				    "state store %s: Azure Blob Storage stores are not supported yet",
-				    spec);
+	if (!strncmp(spec, DR_STORE_AZBLOB_SCHEME, strlen(DR_STORE_AZBLOB_SCHEME)))
+		return dr_store_azblob_open(spec, NULL, flags, out);
 	return dr_store_dir_open(spec, dr_fileio_posix(), flags, out);
 }
 
@@ -69,10 +68,13 @@ const char *dr_store_spec(const dr_store *s)
 int dr_store_default_dir(const char *plan_dir, dr_strbuf *out)
 {
 	const char *env = getenv("DRPLAN_STATE_DIR");
+	const char *spec = getenv("DRPLAN_STATE");
 	char real[PATH_MAX];
 	struct stat st;
 
 	dr_strbuf_reset(out);
+	if (spec && *spec)
+		return dr_strbuf_addstr(out, spec);
 	if (env && *env)
 		return dr_strbuf_addstr(out, env);
 	if (!realpath(plan_dir, real))

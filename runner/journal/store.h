@@ -66,10 +66,11 @@ enum {
 };
 
 /*
- * Open the store named by spec: a directory path. ("azblob://account/container/prefix"
- * is reserved for the Azure store and fails with DR_EINVAL for now.) Without
- * DR_STORE_CREATE the directory must exist. The directory must be writable:
- * errors read "state store /x: permission denied" etc.
+ * Open the store named by spec: "azblob://ACCOUNT/CONTAINER[/PREFIX]" for
+ * Azure Blob Storage (journal/store_azblob.h: layout, credentials, leases),
+ * else a directory path. Without DR_STORE_CREATE the directory (or the
+ * container) must exist. The directory must be writable: errors read "state
+ * store /x: permission denied" etc.
  */
 int dr_store_open(const char *spec, unsigned flags, dr_store **out);
 
@@ -84,8 +85,10 @@ void dr_store_free(dr_store *s);
 const char *dr_store_spec(const dr_store *s);
 
 /*
- * Where the state lives when the user does not say:
- *   1. $DRPLAN_STATE_DIR when set and non-empty;
+ * Where the state lives when the user does not say (out receives a spec for
+ * dr_store_open()):
+ *   0. $DRPLAN_STATE when set and non-empty: any spec, e.g. azblob://...;
+ *   1. else $DRPLAN_STATE_DIR when set and non-empty;
  *   2. else <repo>/.drplan/state, where <repo> is the nearest ancestor of
  *      plan_dir (plan_dir included, after resolving it to an absolute path)
  *      that contains a ".git" entry (directory or file, so worktrees work);
