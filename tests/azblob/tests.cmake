@@ -1,0 +1,7 @@
+# The Azure Blob Storage state store against Azurite (tests/azurite/).
+include(${CMAKE_CURRENT_LIST_DIR}/../azurite/azurite.cmake)
+find_package(Threads REQUIRED)
+add_executable(test-azblob ${CMAKE_CURRENT_LIST_DIR}/test-azblob.c)
+target_link_libraries(test-azblob PRIVATE dr_core Threads::Threads)
+target_include_directories(test-azblob PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+dr_add_azurite_test(azblob/store COMMAND $<TARGET_FILE:test-azblob>)
