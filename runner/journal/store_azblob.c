@@ -12,26 +12,38 @@
 #include "journal/store_impl.h"
 
 #include <openssl/rand.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+typedef struct az_lock az_lock;
+
 typedef struct az_store {
 	struct dr_store base;
 	dr_azblob *c;
 	char *prefix;     /* "" or "PREFIX/" */
+	az_lock *locks;   /* held through this store, for keep_alive() */
+	bool in_keep_alive;
 } az_store;
 
-typedef struct az_lock {
+struct az_lock {
 	struct dr_store_lock base;
+	az_lock *next;
 	char *blob;
 	char lease_id[40];
-	int seconds;      /* -1: infinite */
+	int seconds;
+	bool auto_renew;  /* ttl_ms 0: the store renews it during its calls */
+	bool lost;        /* an automatic renew was refused */
 	uint64_t valid_from_ms; /* monotonic time the last acquire/renew was sent */
-} az_lock;
+};
+
+/* ttl_ms 0: a lease of this length, renewed by the store after a third of it. */
+#define AUTO_LEASE_S 60
 
 static const struct dr_store_ops az_ops;
+static void keep_alive(az_store *a);
 
 static uint64_t mono_ms(void)
 {
@@ -141,6 +153,7 @@ out:
 static int az_read(dr_store *s, const char *key, uint64_t offset, size_t max,
 		   dr_strbuf *out)
 {
+	keep_alive((az_store *)s);
 	return az_read_etag((az_store *)s, key, offset, max, out, NULL, 0);
 }
 
@@ -152,6 +165,7 @@ static int az_size(dr_store *s, const char *key, uint64_t *size)
 	int rc;
 
 	*size = 0;
+	keep_alive(a);
 	blob_name(a, key, &blob);
 	dr_azblob_req req = { .method = "HEAD", .blob = blob.buf };
 	dr_azblob_resp_init(&r);
@@ -223,6 +237,7 @@ static int az_append(dr_store *s, const char *key, const void *data, size_t len,
 	uint64_t size = 0;
 	int rc;
 
+	keep_alive(a);
 	blob_name(a, key, &blob);
 	snprintf(pos, sizeof(pos), "%llu", (unsigned long long)expected);
 	dr_azblob_kv q[] = { { "comp", "appendblock" } };
@@ -321,6 +336,7 @@ static int az_put(dr_store *s, const char *key, const void *data, size_t len,
 	char etag[96];
 	int rc;
 
+	keep_alive(a);
 	blob_name(a, key, &blob);
 	dr_azblob_resp_init(&r);
 	rc = put_block_blob(a, key, blob.buf, data, len, if_match, NULL, &r);
@@ -365,7 +381,10 @@ out:
 static int az_get(dr_store *s, const char *key, dr_strbuf *out, char **version)
 {
 	char etag[96];
-	int rc = az_read_etag((az_store *)s, key, 0, 0, out, etag, sizeof(etag));
+	int rc;
+
+	keep_alive((az_store *)s);
+	rc = az_read_etag((az_store *)s, key, 0, 0, out, etag, sizeof(etag));
 
 	if (!rc && version)
 		*version = dr_xstrdup(etag);
@@ -403,6 +422,7 @@ static int az_list(dr_store *s, const char *prefix, dr_store_list_fn fn, void *c
 	char page[16];
 	int rc = 0;
 
+	keep_alive(a);
 	dr_strbuf_addf(&full, "%s%s", a->prefix, prefix);
 	snprintf(page, sizeof(page), "%u", dr_azblob_list_page(a->c));
 	dr_azblob_resp_init(&r);
@@ -448,6 +468,7 @@ static int az_remove(dr_store *s, const char *key)
 	dr_azblob_resp r;
 	int rc;
 
+	keep_alive(a);
 	blob_name(a, key, &blob);
 	dr_azblob_req req = { .method = "DELETE", .blob = blob.buf };
 	dr_azblob_resp_init(&r);
@@ -475,7 +496,7 @@ int dr_store_azblob_lease_seconds(unsigned ttl_ms)
 	unsigned sec;
 
 	if (ttl_ms == 0)
-		return -1;
+		return AUTO_LEASE_S;
 	sec = ttl_ms / 1000 + (ttl_ms % 1000 != 0);
 	return sec < 15 ? 15 : sec > 60 ? 60 : (int)sec;
 }
@@ -516,6 +537,37 @@ static int lease_call(az_store *a, const char *blob, const char *action,
 	return dr_azblob_call(a->c, &req, r);
 }
 
+/*
+ * Renew the automatic leases that are a third through (ttl_ms 0: the
+ * caller does not renew, so every call to the store does it for them; an
+ * attached runner reads its control object every second). A refusal marks
+ * the lock lost for the next dr_store_lock_renew(); a transport failure is
+ * left for the next call.
+ */
+static void keep_alive(az_store *a)
+{
+	uint64_t now = mono_ms();
+
+	if (a->in_keep_alive)
+		return;
+	a->in_keep_alive = true;
+	for (az_lock *l = a->locks; l; l = l->next) {
+		if (!l->auto_renew || l->lost ||
+		    now - l->valid_from_ms < (uint64_t)l->seconds * 1000u / 3)
+			continue;
+		dr_azblob_resp r;
+		dr_azblob_resp_init(&r);
+		if (lease_call(a, l->blob, "renew", l->lease_id, 0, &r) == 0) {
+			if (r.status == 200)
+				l->valid_from_ms = now;
+			else if (r.status == 409 || r.status == 404 || r.status == 412)
+				l->lost = true;
+		}
+		dr_azblob_resp_release(&r);
+	}
+	a->in_keep_alive = false;
+}
+
 static int az_lock_take(dr_store *s, const char *name, const char *holder_json,
 			unsigned ttl_ms, dr_store_lock **out, char **holder_out)
 {
@@ -526,6 +578,7 @@ static int az_lock_take(dr_store *s, const char *name, const char *holder_json,
 	int seconds = dr_store_azblob_lease_seconds(ttl_ms), rc = 0;
 	uint64_t sent = 0;
 
+	keep_alive(a);
 	dr_strbuf_addf(&key, "locks/%s.lock", name);
 	blob_name(a, key.buf, &blob);
 	/* A proposed id makes a retried acquire idempotent: the same id renews. */
@@ -598,7 +651,10 @@ static int az_lock_take(dr_store *s, const char *name, const char *holder_json,
 	l->blob = dr_strbuf_detach(&blob, NULL);
 	memcpy(l->lease_id, lease, sizeof(lease));
 	l->seconds = seconds;
+	l->auto_renew = ttl_ms == 0;
 	l->valid_from_ms = sent;
+	l->next = a->locks;
+	a->locks = l;
 	*out = &l->base;
 out:
 	dr_azblob_resp_release(&r);
@@ -616,7 +672,12 @@ static int az_lock_renew(dr_store_lock *base)
 	uint64_t sent = mono_ms();
 	int rc;
 
-	if (l->seconds > 0 && sent - l->valid_from_ms >= (uint64_t)l->seconds * 1000u)
+	if (l->lost)
+		return dr_error_set(DR_ECONFLICT, "state store %s: lock '%s' lost: the lease "
+				    "was taken, broken or removed", base->store->spec, base->name);
+	/* Past its ttl the caller may not assume it still holds the lock, even
+	 * if Azure would renew: a partitioned runner must stop by itself. */
+	if (!l->auto_renew && sent - l->valid_from_ms >= (uint64_t)l->seconds * 1000u)
 		return dr_error_set(DR_ECONFLICT, "state store %s: lock '%s' lost: its %d s "
 				    "lease ran out %llu ms ago without a renew",
 				    base->store->spec, base->name, l->seconds,
@@ -630,6 +691,7 @@ static int az_lock_renew(dr_store_lock *base)
 	} else if (r.status == 200) {
 		l->valid_from_ms = sent;
 	} else if (r.status == 409 || r.status == 404 || r.status == 412) {
+		l->lost = true;
 		rc = dr_error_set(DR_ECONFLICT, "state store %s: lock '%s' lost: the lease "
 				  "was taken, broken or removed (HTTP %ld %s)",
 				  base->store->spec, base->name, r.status, r.code);
@@ -647,6 +709,12 @@ static int az_unlock(dr_store_lock *base)
 	dr_azblob_resp r;
 	int rc;
 
+	for (az_lock **pp = &a->locks; *pp; pp = &(*pp)->next) {
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	}
 	/* Clear the holder while still holding the lease, then let go. */
 	dr_azblob_resp_init(&r);
 	rc = put_block_blob(a, base->name, l->blob, "", 0, NULL, l->lease_id, &r);

@@ -24,9 +24,16 @@
  *                   up to whole seconds, clamped to Azure's 15-60 s; the
  *                   holder must renew within that time, and renew also
  *                   fails (DR_ECONFLICT) when the local clock says the lease
- *                   ran out since the last successful renew. ttl_ms 0 takes
- *                   an infinite lease: it survives the holder's death until
- *                   released or broken (az storage blob lease break).
+ *                   ran out since the last successful renew (a runner cut
+ *                   off from Azure must stop by itself). ttl_ms 0 (callers
+ *                   that do not renew) takes a 60 s lease that the store
+ *                   renews itself, during any of its calls, once 20 s have
+ *                   passed: an attached runner polls its control object
+ *                   every second, so the lock lives while the process does
+ *                   and frees itself within 60 s of its death (kill -9
+ *                   included). Should it lapse while idle, Azure renews it
+ *                   only if nobody leased the blob meanwhile; otherwise the
+ *                   lock is lost and dr_store_lock_renew() says so.
  *
  * The store is synchronous: every call is one or a few HTTP requests on the
  * store's own connection, with bounded retries of transient faults.
@@ -44,7 +51,7 @@
 int dr_store_azblob_open(const char *spec, const dr_azblob_opts *opts, unsigned flags,
 			 dr_store **out);
 
-/* The lease duration in seconds used for ttl_ms (-1: infinite). */
+/* The lease duration in seconds used for ttl_ms. */
 int dr_store_azblob_lease_seconds(unsigned ttl_ms);
 
 #endif

@@ -5,3 +5,6 @@ add_executable(test-azblob ${CMAKE_CURRENT_LIST_DIR}/test-azblob.c)
 target_link_libraries(test-azblob PRIVATE dr_core Threads::Threads)
 target_include_directories(test-azblob PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
 dr_add_azurite_test(azblob/store COMMAND $<TARGET_FILE:test-azblob>)
+# The CLI end to end on the azblob store (DRPLAN_STATE, --state, locks).
+dr_add_azurite_test(azblob/cli COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/t-cli.sh
+                    $<TARGET_FILE:drplan> ${CMAKE_SOURCE_DIR})
