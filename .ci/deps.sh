@@ -18,4 +18,20 @@ dr_need_packages() {
 DR_BUILD_PACKAGES=(gcc make cmake pkg-config libc6-dev libyaml-dev libjansson-dev
 	liblua5.4-dev libcurl4-openssl-dev libssl-dev)
 DR_TEST_PACKAGES=(json-schema-test-suite libxml2-utils python3 python3-jsonschema tzdata
-	libmicrohttpd-dev curl jq openssl chromium)
+	libmicrohttpd-dev curl jq openssl chromium nodejs npm)
+
+# Azurite (Microsoft's Azure Storage emulator, from npm) for the azblob state
+# store tests, pinned, installed into PREFIX (the tests look in
+# <build dir>/azurite). A second run costs nothing.
+DR_AZURITE_VERSION=3.35.0
+dr_install_azurite() {
+	local prefix=$1 bin=$1/node_modules/.bin/azurite-blob
+	if [ -x "$bin" ] && [ "$("$bin" --version 2>/dev/null)" = "$DR_AZURITE_VERSION" ]; then
+		return 0
+	fi
+	echo "drplan: installing azurite@$DR_AZURITE_VERSION into $prefix" >&2
+	mkdir -p "$prefix" &&
+		npm install --silent --no-audit --no-fund --prefix "$prefix" \
+			"azurite@$DR_AZURITE_VERSION" >&2 &&
+		[ -x "$bin" ]
+}

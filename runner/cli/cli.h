@@ -105,7 +105,7 @@ int dr_cli_open_store(const char *cmdname, const char *dir, const char *plan_dir
 
 /* How a job is run from the command line (cmd-run.c). */
 struct dr_cli_run {
-	const char *state;        /* --state DIR or NULL */
+	const char *state;        /* --state SPEC or NULL */
 	bool detach;              /* --detach */
 	bool json;                /* --output json */
 	unsigned concurrency;     /* -j; 0: the plan's */

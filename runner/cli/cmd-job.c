@@ -639,20 +639,20 @@ out:
 }
 
 static const struct sub subs[] = {
-	{ "list", "[--state DIR] [--format text|json]", "sf", 0, 0, job_list },
-	{ "show", "[--state DIR] [--format text|json] ID", "sf", 1, 1, job_show },
-	{ "follow", "[--state DIR] [--format text|json] ID", "sf", 1, 1, job_follow },
-	{ "resume", "[--state DIR] [--detach] [--output text|json] ID [PLAN]", "sDo", 1, 2,
+	{ "list", "[--state SPEC] [--format text|json]", "sf", 0, 0, job_list },
+	{ "show", "[--state SPEC] [--format text|json] ID", "sf", 1, 1, job_show },
+	{ "follow", "[--state SPEC] [--format text|json] ID", "sf", 1, 1, job_follow },
+	{ "resume", "[--state SPEC] [--detach] [--output text|json] ID [PLAN]", "sDo", 1, 2,
 	  job_resume },
-	{ "approve", "[--state DIR] [--key FILE] [--gate G] [--comment TEXT] [--by WHO] ID",
+	{ "approve", "[--state SPEC] [--key FILE] [--gate G] [--comment TEXT] [--by WHO] ID",
 	  "sgcbk", 1, 1, job_request },
-	{ "reject", "[--state DIR] [--key FILE] [--gate G] [--comment TEXT] [--by WHO] ID",
+	{ "reject", "[--state SPEC] [--key FILE] [--gate G] [--comment TEXT] [--by WHO] ID",
 	  "sgcbk", 1, 1, job_request },
-	{ "cancel", "[--state DIR] [--reason TEXT] [--by WHO] ID", "srb", 1, 1, job_request },
-	{ "retry", "[--state DIR] [--by WHO] ID STEP", "sb", 2, 2, job_request },
-	{ "skip", "[--state DIR] [--by WHO] ID STEP", "sb", 2, 2, job_request },
-	{ "continue", "[--state DIR] [--by WHO] ID STEP", "sb", 2, 2, job_request },
-	{ "change-recovery-point", "[--state DIR] [--by WHO] ID MACHINE --point P", "spb",
+	{ "cancel", "[--state SPEC] [--reason TEXT] [--by WHO] ID", "srb", 1, 1, job_request },
+	{ "retry", "[--state SPEC] [--by WHO] ID STEP", "sb", 2, 2, job_request },
+	{ "skip", "[--state SPEC] [--by WHO] ID STEP", "sb", 2, 2, job_request },
+	{ "continue", "[--state SPEC] [--by WHO] ID STEP", "sb", 2, 2, job_request },
+	{ "change-recovery-point", "[--state SPEC] [--by WHO] ID MACHINE --point P", "spb",
 	  2, 2, job_request },
 };
 
@@ -755,8 +755,10 @@ const struct dr_cmd dr_cmd_job = {
 		"  job change-recovery-point ID MACHINE --point P\n"
 		"                                       at the commit gate: fail over to\n"
 		"                                       another recovery point\n\n"
-		"Every command takes --state DIR (default: $DRPLAN_STATE_DIR, else\n"
-		".drplan/state in the current directory's git repository).\n"
+		"Every command takes --state SPEC, a directory or\n"
+		"azblob://ACCOUNT/CONTAINER[/PREFIX] (default: $DRPLAN_STATE, else\n"
+		"$DRPLAN_STATE_DIR, else .drplan/state in the current directory's git\n"
+		"repository).\n"
 		"Requests are checked against the journal, then recorded; a running job\n"
 		"acts on them within a second, a stopped one when resumed.\n\n"
 		"Exit status: 0 ok, 2 usage, 3 no such job, no state store, or a corrupt\n"

@@ -198,8 +198,8 @@ out:
 
 const struct dr_cmd dr_cmd_report = {
 	.name = "report",
-	.usage = "[--state DIR] [--plan FILE] [--format FMT] [--output FILE] JOB\n"
-		 "       drplan report [--state DIR] [--format FMT] history PLAN",
+	.usage = "[--state SPEC] [--plan FILE] [--format FMT] [--output FILE] JOB\n"
+		 "       drplan report [--state SPEC] [--format FMT] history PLAN",
 	.summary = "Drill/job report measured from a job's journal (RTO, RPO, objectives)",
 	.help =
 		"Replays JOB's journal and reports what was measured: RTO per machine,\n"
@@ -211,7 +211,8 @@ const struct dr_cmd dr_cmd_report = {
 		"`history PLAN` lists RTO and RPO of every drill of PLAN (a plan file,\n"
 		"for its objectives, or a plan name), newest first. See docs/reports.md.\n\n"
 		"Options:\n"
-		"      --state DIR           the state store (default: $DRPLAN_STATE_DIR or\n"
+		"      --state SPEC          the state store, a directory or azblob://...\n"
+		"                            (default: $DRPLAN_STATE, $DRPLAN_STATE_DIR or\n"
 		"                            the repository's .drplan/state)\n"
 		"  -p, --plan FILE           the plan, for its objectives\n"
 		"  -f, --format FMT          text (default), json, junit, markdown, html\n"

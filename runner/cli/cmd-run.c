@@ -51,7 +51,7 @@ int dr_cli_open_store(const char *cmdname, const char *dir, const char *plan_dir
 		fprintf(stderr, "drplan %s: error: %s\n", cmdname, dr_error_msg());
 		if (!create && rc == DR_ENOTFOUND)
 			fprintf(stderr, "(no job has run with this state store; "
-					"use --state DIR or $DRPLAN_STATE_DIR)\n");
+					"use --state SPEC or $DRPLAN_STATE)\n");
 		dr_strbuf_release(&path);
 		return DR_EXIT_IO;
 	}
@@ -522,7 +522,9 @@ static int run_op(const struct dr_cmd *cmd, int argc, char **argv)
 	"      --dry-run             print what `drplan plan OPERATION PLAN` prints;\n" \
 	"                            touch nothing\n"                                   \
 	"  -j, --concurrency N       machines in parallel per group\n"                  \
-	"      --state DIR           the state store (default: $DRPLAN_STATE_DIR, else\n" \
+	"      --state SPEC          the state store: a directory or\n"                  \
+	"                            azblob://ACCOUNT/CONTAINER[/PREFIX] (default:\n"    \
+	"                            $DRPLAN_STATE, else $DRPLAN_STATE_DIR, else\n"      \
 	"                            .drplan/state in the plan's git repository)\n"     \
 	"      --detach              return (exit 5) when only gates and manual steps\n" \
 	"                            wait; approve/continue, then `drplan job resume`\n" \

@@ -11,7 +11,7 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 export DRPLAN_STATE_DIR=$tmp/state
 export DRPLAN_SIM_SCALE=${DRPLAN_SIM_SCALE:-0.0001}
-unset DRPLAN_SIM_FAULTS
+unset DRPLAN_SIM_FAULTS DRPLAN_STATE
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
