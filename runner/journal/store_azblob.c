@@ -71,12 +71,15 @@ static int fail(az_store *a, const dr_azblob_resp *r, const char *key, const cha
 	return rc;
 }
 
-/* Prefix dr_error_msg() of a transport failure with the key. */
+/*
+ * A transport failure: dr_azblob_call()'s message already names the store
+ * and the blob; the caller treats the outcome of a write as unknown.
+ */
 static int transport(az_store *a, int rc, const char *key)
 {
 	(void)a;
-	return dr_error_set(rc, "%s (key %s; the outcome is unknown until it is read again)",
-			    dr_error_msg(), key);
+	(void)key;
+	return rc;
 }
 
 static bool code_is(const dr_azblob_resp *r, const char *code)
@@ -800,11 +803,10 @@ static int check_container(az_store *a, bool create)
 	dr_azblob_req req = { .method = "GET", .query = q, .nquery = 3 };
 
 	dr_azblob_resp_init(&r);
+	/* Transport errors already name the store. */
 	rc = dr_azblob_call(a->c, &req, &r);
-	if (rc) {
-		rc = dr_error_set(rc, "state store %s: %s", a->base.spec, dr_error_msg());
+	if (rc)
 		goto out;
-	}
 	if (r.status == 200)
 		goto out;
 	if (r.status == 404 && create) {
@@ -812,8 +814,8 @@ static int check_container(az_store *a, bool create)
 		dr_azblob_req creq = { .method = "PUT", .query = cq, .nquery = 1 };
 		rc = dr_azblob_call(a->c, &creq, &r);
 		if (rc)
-			rc = dr_error_set(rc, "state store %s: %s", a->base.spec, dr_error_msg());
-		else if (r.status != 201 && !(r.status == 409 &&
+			goto out;
+		if (r.status != 201 && !(r.status == 409 &&
 					      code_is(&r, "ContainerAlreadyExists")))
 			rc = fail(a, &r, "(container)", "create container");
 		goto out;

@@ -593,6 +593,12 @@ TEST(wrong_key)
 	o.connection_string = "AccountName=other;AccountKey=AAAA";
 	CHECK_INT(dr_store_azblob_open(base_spec, &o, 0, &s), DR_EINVAL);
 	CHECK_MSG("is for account 'other', not 'devstoreaccount1'");
+	/* Nobody listening: bounded retries, then a clear error with no secret. */
+	o.connection_string = NULL;
+	o.endpoint = "http://127.0.0.1:1/devstoreaccount1";
+	CHECK_INT(dr_store_azblob_open(base_spec, &o, 0, &s), DR_EIO);
+	CHECK_MSG("(after 4 attempts)");
+	CHECK(!strstr(dr_error_msg(), "AccountKey"));
 	/* Plain http only to loopback. */
 	o.connection_string = NULL;
 	o.endpoint = "http://example.com/x";

@@ -80,9 +80,10 @@ TEST(open_errors)
 	snprintf(msg, sizeof(msg), "state store %s: Not a directory", under_file);
 	CHECK_STR(dr_error_msg(), msg);
 
-	CHECK_INT(dr_store_open("azblob://acct/cont", 0, &s), DR_EINVAL);
-	CHECK_STR(dr_error_msg(), "state store azblob://acct/cont: Azure Blob Storage stores "
-				  "are not supported yet");
+	/* azblob:// goes to the Azure store (tests/azblob/), never to a directory. */
+	CHECK_INT(dr_store_open("azblob://acct", 0, &s), DR_EINVAL);
+	CHECK_STR(dr_error_msg(), "state store azblob://acct: no container "
+				  "(azblob://ACCOUNT/CONTAINER[/PREFIX])");
 
 	/* DR_STORE_CREATE makes the missing directories. */
 	char *deep = testdir_path(dir, "a/b/c");
