@@ -425,7 +425,8 @@ void dr_azblob_string_to_sign(const char *account, const char *url_path,
 		dr_strbuf_addf(out, "%s:%s\n", hdr[i].name, hdr[i].value);
 	/* Canonicalized resource: /account + the path as sent, then the query. */
 	dr_strbuf_addf(out, "/%s%s", account, url_path);
-	memcpy(q, r->query, nq * sizeof(q[0]));
+	if (nq)
+		memcpy(q, r->query, nq * sizeof(q[0]));
 	qsort(q, nq, sizeof(q[0]), cmp_kv);
 	for (size_t i = 0; i < nq; i++)
 		dr_strbuf_addf(out, "\n%s:%s", q[i].name, q[i].value);
