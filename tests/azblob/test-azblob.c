@@ -43,7 +43,18 @@ static struct {
 	int count;
 	int requests;  /* requests seen */
 	pthread_t th;
-} px;
+	pthread_mutex_t mu;
+	char auth[256]; /* the last request's Authorization header */
+} px = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+/* A fake IMDS: every request gets a token; the last request line is kept. */
+static struct {
+	int lfd;
+	int port;
+	pthread_t th;
+	pthread_mutex_t mu;
+	char line[512];
+} imds = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static int read_request(int fd, dr_strbuf *req)
 {
@@ -120,6 +131,13 @@ static void *proxy_main(void *ud)
 			break;
 		if (read_request(fd, &req) == 0) {
 			int mode = F_NONE;
+			char *a = strcasestr(req.buf, "\r\nAuthorization:");
+			pthread_mutex_lock(&px.mu);
+			px.auth[0] = '\0';
+			if (a)
+				snprintf(px.auth, sizeof(px.auth), "%.*s",
+					 (int)strcspn(a + 2, "\r"), a + 2);
+			pthread_mutex_unlock(&px.mu);
 			__atomic_add_fetch(&px.requests, 1, __ATOMIC_SEQ_CST);
 			if (__atomic_load_n(&px.count, __ATOMIC_SEQ_CST) > 0) {
 				__atomic_sub_fetch(&px.count, 1, __ATOMIC_SEQ_CST);
@@ -144,21 +162,55 @@ static void *proxy_main(void *ud)
 	return NULL;
 }
 
-static void proxy_start(int upstream)
+static int listen_loopback(int *port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-	px.upstream = upstream;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	px.lfd = socket(AF_INET, SOCK_STREAM, 0);
-	if (px.lfd < 0 || bind(px.lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(px.lfd, 16) < 0 || getsockname(px.lfd, (struct sockaddr *)&sa, &len) < 0) {
-		perror("proxy");
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 16) < 0 || getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		perror("listen");
 		exit(1);
 	}
-	px.port = ntohs(sa.sin_port);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static void proxy_start(int upstream)
+{
+	px.upstream = upstream;
+	px.lfd = listen_loopback(&px.port);
 	pthread_create(&px.th, NULL, proxy_main, NULL);
+}
+
+static void *imds_main(void *ud)
+{
+	static const char body[] =
+		"{\"access_token\":\"tok-123\",\"expires_in\":\"3600\",\"token_type\":\"Bearer\"}";
+	dr_strbuf req = DR_STRBUF_INIT, resp = DR_STRBUF_INIT;
+
+	(void)ud;
+	dr_strbuf_addf(&resp, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+			      "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		       sizeof(body) - 1, body);
+	for (;;) {
+		int fd = accept(imds.lfd, NULL, NULL);
+		if (fd < 0)
+			break;
+		if (read_request(fd, &req) == 0) {
+			pthread_mutex_lock(&imds.mu);
+			snprintf(imds.line, sizeof(imds.line), "%.*s",
+				 (int)strcspn(req.buf, "\r"), req.buf);
+			pthread_mutex_unlock(&imds.mu);
+			write_all(fd, resp.buf, resp.len);
+		}
+		close(fd);
+	}
+	dr_strbuf_release(&req);
+	dr_strbuf_release(&resp);
+	return NULL;
 }
 
 static void proxy_fault(int mode, int count)
@@ -747,6 +799,47 @@ TEST(retry_unknown_outcome)
 	dr_store_free(s);
 }
 
+/*
+ * No storage credential: an Entra ID token from the provider's chain (here
+ * managed identity through a fake IMDS) for the storage audience, sent as a
+ * bearer token. Azurite without --oauth refuses it, which is fine: the
+ * wiring is what this checks.
+ */
+TEST(entra_id_bearer)
+{
+	char url[128], *cs = dr_xstrdup(getenv("AZURE_STORAGE_CONNECTION_STRING"));
+	dr_azblob_opts o = fast_opts();
+	dr_store *s = NULL;
+	static char ep[128];
+
+	imds.lfd = listen_loopback(&imds.port);
+	pthread_create(&imds.th, NULL, imds_main, NULL);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metadata/identity/oauth2/token",
+		 imds.port);
+	setenv("DRPLAN_IMDS_ENDPOINT", url, 1);
+	unsetenv("AZURE_STORAGE_CONNECTION_STRING");
+	unsetenv("AZURE_TENANT_ID");
+	unsetenv("AZURE_CLIENT_ID");
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d/devstoreaccount1", px.port);
+	o.endpoint = ep;
+	proxy_fault(F_NONE, 0);
+	CHECK_INT(dr_store_azblob_open(base_spec, &o, 0, &s), DR_EINVAL);
+	CHECK_MSG("HTTP 403 AuthorizationFailure: the entra-id credential was refused");
+	CHECK(!strstr(dr_error_msg(), "tok-123"));
+	pthread_mutex_lock(&px.mu);
+	CHECK_STR(px.auth, "Authorization: Bearer tok-123");
+	pthread_mutex_unlock(&px.mu);
+	pthread_mutex_lock(&imds.mu);
+	CHECK(strstr(imds.line, "GET /metadata/identity/oauth2/token?api-version=2018-02-01"
+				"&resource=https%3A%2F%2Fstorage.azure.com%2F ") == imds.line);
+	if (strstr(imds.line, "resource=") == NULL)
+		fprintf(stderr, "imds saw: %s\n", imds.line);
+	pthread_mutex_unlock(&imds.mu);
+	setenv("AZURE_STORAGE_CONNECTION_STRING", cs, 1);
+	unsetenv("DRPLAN_IMDS_ENDPOINT");
+	free(cs);
+}
+
 /* Azurite stopped and started again between and during calls. */
 TEST(azurite_restart)
 {
@@ -815,6 +908,7 @@ int main(void)
 	RUN(retry_503);
 	RUN(retry_drop_before);
 	RUN(retry_unknown_outcome);
+	RUN(entra_id_bearer);
 	if (!getenv("DRPLAN_AZBLOB_QUICK"))
 		RUN(lock_expiry);
 	RUN(azurite_restart);
