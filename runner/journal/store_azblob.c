@@ -406,10 +406,11 @@ struct list_ctx {
 static int list_one(void *ud, const char *name)
 {
 	struct list_ctx *lc = ud;
-	const char *key = name + lc->skip;
+	const char *key;
 
-	if (strlen(name) < lc->skip)
+	if (strlen(name) <= lc->skip)
 		return 0;
+	key = name + lc->skip;
 	/* Other blobs in the container are not ours to show. */
 	if (dr_store_key_valid(key) < 0)
 		return 0;
