@@ -103,6 +103,22 @@ int dr_cli_plan_write(const struct dr_cmd *cmd, const char *operation,
 int dr_cli_open_store(const char *cmdname, const char *dir, const char *plan_dir,
 		      bool create, dr_store **out);
 
+/*
+ * Azure plans (cmd-run.c): refuse to go on when the environment names no
+ * credential, so that a forgotten variable never falls through to the
+ * host's managed identity; IMDS only with AZURE_TOKEN_CREDENTIALS=prod or
+ * ManagedIdentityCredential (the Azure SDK's switch). Prints what to set;
+ * returns 0 or DR_EXIT_IO.
+ */
+int dr_cli_azure_credentials_check(const char *cmdname);
+
+/*
+ * The azure provider's options for plan p: the plan's target, then the JSON
+ * object in $DRPLAN_AZURE_OPTIONS over it (docs/azure.md), checked. *out is
+ * a new reference. Returns 0 or DR_EXIT_USAGE with a message printed.
+ */
+int dr_cli_azure_options(const char *cmdname, const dr_plan *p, json_t **out);
+
 /* How a job is run from the command line (cmd-run.c). */
 struct dr_cli_run {
 	const char *state;        /* --state SPEC or NULL */

@@ -73,7 +73,9 @@ static int export_run(const struct dr_cmd *cmd, const char *file, const char *ou
 		exit_code = DR_EXIT_INVALID;
 		goto out;
 	}
-	opts = dr_azure_opts_json_from_plan(p);
+	if (dr_cli_azure_credentials_check("inventory export") ||
+	    dr_cli_azure_options("inventory export", p, &opts))
+		goto out;
 	dr_azure_opts_init(&o);
 	if (dr_loop_new(NULL, &loop) < 0 || dr_azure_opts_from_json(opts, &o) < 0 ||
 	    dr_azure_new(loop, &o, &az) < 0) {
@@ -158,8 +160,9 @@ const struct dr_cmd dr_cmd_inventory = {
 		"  -o, --output FILE   where to write (default: standard output)\n\n"
 		"Credentials and endpoints come from the environment (docs/azure.md):\n"
 		"AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or\n"
-		"AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE, else\n"
-		"managed identity; DRPLAN_ARM_ENDPOINT, AZURE_AUTHORITY_HOST.\n"
+		"AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE; managed\n"
+		"identity only with AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential;\n"
+		"DRPLAN_ARM_ENDPOINT, AZURE_AUTHORITY_HOST, DRPLAN_AZURE_OPTIONS.\n"
 		"\nExit status: 0 ok, 1 the plan is invalid or not an azure plan,\n"
 		"2 usage, 3 the vault could not be read or the file written.\n",
 	.run = inventory_run,

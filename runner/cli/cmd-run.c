@@ -15,6 +15,7 @@
 #include "exec/job.h"
 #include "exec/loop.h"
 #include "journal/journal.h"
+#include "provider/azure.h"
 #include "provider/provider.h"
 #include "provider/sim.h"
 #include "report/progress.h"
@@ -25,6 +26,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Default simulator time scale for the CLI: a 6-minute failover takes
  * 0.36 s and a drill of plans/erp.yaml (with its 1 h hold) about 5 s. */
@@ -306,6 +308,100 @@ static void waiting_help(const dr_job *j, const dr_graph *g, const char *state_h
 	printf("then: drplan job resume %s%s\n", id, state_hint);
 }
 
+static bool env_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v;
+}
+
+int dr_cli_azure_credentials_check(const char *cmdname)
+{
+	static const char set_these[] =
+		"set AZURE_TENANT_ID and AZURE_CLIENT_ID with one of AZURE_CLIENT_SECRET, "
+		"AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE; or, on an "
+		"Azure host with a managed identity, AZURE_TOKEN_CREDENTIALS="
+		"ManagedIdentityCredential (docs/azure.md)";
+	const char *want = getenv("AZURE_TOKEN_CREDENTIALS");
+	bool secret = env_set("AZURE_CLIENT_SECRET");
+	bool cert = env_set("AZURE_CLIENT_CERTIFICATE_PATH");
+	bool fed = env_set("AZURE_FEDERATED_TOKEN_FILE");
+	bool env_cred = secret || cert || fed;
+
+	if (!want || !*want) {
+		if (env_cred)
+			return 0;
+		fprintf(stderr, "drplan %s: error: no Azure credentials in the environment: "
+			"%s. Managed identity (IMDS) is used only when asked for.\n",
+			cmdname, set_these);
+		return DR_EXIT_IO;
+	}
+	/* The Azure SDK's switch for DefaultAzureCredential, its values. */
+	if (!strcasecmp(want, "prod"))
+		return 0;
+	if (!strcasecmp(want, "ManagedIdentityCredential")) {
+		if (!env_cred)
+			return 0;
+		fprintf(stderr, "drplan %s: error: AZURE_TOKEN_CREDENTIALS="
+			"ManagedIdentityCredential, but %s is set too and would be used: "
+			"unset one of them\n", cmdname,
+			secret ? "AZURE_CLIENT_SECRET" : cert ? "AZURE_CLIENT_CERTIFICATE_PATH"
+			: "AZURE_FEDERATED_TOKEN_FILE");
+		return DR_EXIT_IO;
+	}
+	if (!strcasecmp(want, "EnvironmentCredential") && (secret || cert))
+		return 0;
+	if (!strcasecmp(want, "WorkloadIdentityCredential") && fed && !secret && !cert)
+		return 0;
+	if (!strcasecmp(want, "EnvironmentCredential") ||
+	    !strcasecmp(want, "WorkloadIdentityCredential")) {
+		fprintf(stderr, "drplan %s: error: AZURE_TOKEN_CREDENTIALS=%s, but the "
+			"environment does not configure it: %s\n", cmdname, want,
+			!strcasecmp(want, "EnvironmentCredential")
+			? "set AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_CLIENT_SECRET "
+			  "or AZURE_CLIENT_CERTIFICATE_PATH"
+			: "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE, "
+			  "and no client secret or certificate");
+		return DR_EXIT_IO;
+	}
+	fprintf(stderr, "drplan %s: error: AZURE_TOKEN_CREDENTIALS='%s' is not a "
+		"credential drplan can use (prod, EnvironmentCredential, "
+		"WorkloadIdentityCredential or ManagedIdentityCredential)\n", cmdname, want);
+	return DR_EXIT_IO;
+}
+
+int dr_cli_azure_options(const char *cmdname, const dr_plan *p, json_t **out)
+{
+	const char *env = getenv("DRPLAN_AZURE_OPTIONS");
+	json_t *o = dr_azure_opts_json_from_plan(p), *extra;
+	json_error_t je;
+	dr_azure_opts ao;
+
+	*out = NULL;
+	if (env && *env) {
+		extra = json_loads(env, 0, &je);
+		if (!json_is_object(extra)) {
+			fprintf(stderr, "drplan %s: error: DRPLAN_AZURE_OPTIONS must be a JSON "
+				"object of azure provider options (docs/azure.md)%s%s\n", cmdname,
+				extra ? "" : ": ", extra ? "" : je.text);
+			json_decref(extra);
+			json_decref(o);
+			return DR_EXIT_USAGE;
+		}
+		json_object_update(o, extra);
+		json_decref(extra);
+	}
+	dr_azure_opts_init(&ao);
+	if (dr_azure_opts_from_json(o, &ao) < 0) {
+		fprintf(stderr, "drplan %s: error: %s%s\n", cmdname, dr_error_msg(),
+			env && *env ? " (target and DRPLAN_AZURE_OPTIONS)" : "");
+		json_decref(o);
+		return DR_EXIT_USAGE;
+	}
+	*out = o;
+	return 0;
+}
+
 int dr_cli_exec(const struct dr_cmd *cmd, const char *operation, const char *file,
 		struct dr_cli_run *ro)
 {
@@ -324,7 +420,7 @@ int dr_cli_exec(const struct dr_cmd *cmd, const char *operation, const char *fil
 	dr_plan *p;
 	const char *slash;
 	int status, rc;
-	bool json = ro->json;
+	bool json = ro->json, azure = false;
 
 	if (dr_operation_parse(operation, &op)) {
 		status = dr_cli_usage_error(cmd, "unknown operation '%s'", operation);
@@ -338,13 +434,18 @@ int dr_cli_exec(const struct dr_cmd *cmd, const char *operation, const char *fil
 				cmd->name, file);
 		goto out;
 	}
-	if (p->provider.v && strcmp(p->provider.v, "sim")) {
-		fprintf(stderr, "drplan %s: error: %s: provider '%s' is not supported yet "
-			"(issue 5); only the simulator (target.provider: sim) can run jobs\n",
+	azure = p->provider.v && !strcmp(p->provider.v, "azure");
+	if (p->provider.v && strcmp(p->provider.v, "sim") && !azure) {
+		fprintf(stderr, "drplan %s: error: %s: unknown provider '%s' (sim or azure)\n",
 			cmd->name, file, p->provider.v);
 		status = DR_EXIT_IO;
 		goto out;
 	}
+	/* Before anything is written: a run that cannot authenticate must
+	 * not leave a job behind. */
+	if (azure && ((status = dr_cli_azure_credentials_check(cmd->name)) ||
+		      (status = dr_cli_azure_options(cmd->name, p, &popts))))
+		goto out;
 	if (ro->concurrency)
 		ro->copts.concurrency = ro->concurrency;
 	if (dr_graph_compile(a, p, op, &ro->copts, &g) || dr_graph_estimate(g)) {
@@ -362,16 +463,17 @@ int dr_cli_exec(const struct dr_cmd *cmd, const char *operation, const char *fil
 		goto out;
 	if (ro->state)
 		dr_strbuf_addf(&hint, " --state %s", ro->state);
-	if ((status = dr_cli_sim_options(cmd->name, store, &popts)))
+	if (!azure && (status = dr_cli_sim_options(cmd->name, store, &popts)))
 		goto out;
 	if (dr_loop_new(NULL, &loop) < 0 || dr_loop_stop_on_signals(loop) < 0) {
 		fprintf(stderr, "drplan %s: error: %s\n", cmd->name, dr_error_msg());
 		status = DR_EXIT_IO;
 		goto out;
 	}
-	if (dr_provider_open("sim", popts, loop, &prov) < 0) {
-		fprintf(stderr, "drplan %s: error: simulator: %s\n", cmd->name, dr_error_msg());
-		status = DR_EXIT_USAGE;
+	if (dr_provider_open(azure ? "azure" : "sim", popts, loop, &prov) < 0) {
+		fprintf(stderr, "drplan %s: error: %s: %s\n", cmd->name,
+			azure ? "azure provider" : "simulator", dr_error_msg());
+		status = azure ? DR_EXIT_IO : DR_EXIT_USAGE;
 		goto out;
 	}
 	pr = dr_progress_new(stdout, dr_progress_pick_mode(stdout, json), p, g, loop);
@@ -385,7 +487,8 @@ int dr_cli_exec(const struct dr_cmd *cmd, const char *operation, const char *fil
 	jo.detach_when_waiting = ro->detach;
 	jo.control_poll_ms = 250;
 	jo.max_poll_ms = 5000;
-	jo.persist_sim = true;
+	/* The azure provider keeps no state of its own: the vault is the truth. */
+	jo.persist_sim = !azure;
 	if (ro->resume_id) {
 		rc = dr_job_resume(ro->resume_id, p, g, &jo, &job);
 	} else {
@@ -408,7 +511,7 @@ int dr_cli_exec(const struct dr_cmd *cmd, const char *operation, const char *fil
 		if (!json)
 			waiting_help(job, g, hint.buf);
 		else
-			summary(store, dr_job_id(job), true, true);
+			summary(store, dr_job_id(job), !azure, true);
 		status = DR_EXIT_WAITING;
 	} else if (rc == DR_ECANCELLED && dr_loop_last_signal(loop)) {
 		int sig = dr_loop_last_signal(loop);
@@ -424,7 +527,7 @@ int dr_cli_exec(const struct dr_cmd *cmd, const char *operation, const char *fil
 			dr_job_id(job), hint.buf);
 		status = DR_EXIT_IO;
 	} else {
-		status = summary(store, dr_job_id(job), true, json);
+		status = summary(store, dr_job_id(job), !azure, json);
 	}
 out:
 	/* The provider first: its callbacks would find the job gone. */
@@ -538,7 +641,13 @@ static int run_op(const struct dr_cmd *cmd, int argc, char **argv)
 	"runner holds the plan, 7 cancelled or rejected, 130/143 interrupted by\n"      \
 	"SIGINT/SIGTERM (resumable).\n"                                                 \
 	"\nSimulator: DRPLAN_SIM_SCALE (default 0.001: 1000 times as fast as real\n"    \
-	"time; 1 = real time), DRPLAN_SIM_FAULTS (faults, see docs/simulator.md).\n"
+	"time; 1 = real time), DRPLAN_SIM_FAULTS (faults, see docs/simulator.md).\n"   \
+	"\nAzure (target.provider: azure; docs/azure.md): AZURE_TENANT_ID and\n"       \
+	"AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or\n"  \
+	"AZURE_FEDERATED_TOKEN_FILE; managed identity only with\n"                      \
+	"AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential. AZURE_AUTHORITY_HOST,\n"    \
+	"DRPLAN_ARM_ENDPOINT (sovereign clouds), DRPLAN_AZURE_OPTIONS (a JSON object\n" \
+	"of provider options). Without credentials: exit 3, nothing runs.\n"
 
 #define RP_HELP                                                                    \
 	"      --recovery-point RP   latest, latest-processed, latest-app-consistent\n" \

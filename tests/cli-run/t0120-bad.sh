@@ -137,10 +137,51 @@ assert s["state"] == "succeeded" and s["attempt"] == 1, s
 ' "$out" && ok || bad "retried step: attempt 2 succeeded"
 
 # Provider and simulator settings.
+# An azure plan without the vault's coordinates is invalid (exit 1); with
+# them but no credentials in the environment it is refused (exit 3) with
+# what to set, and no job starts. Every endpoint points at a closed
+# loopback port, so even a broken guard cannot reach IMDS or Azure.
 sed 's/provider: sim /provider: azure/' "$plan" >"$tmp/repo/plans/azure.yaml"
 run drill "$tmp/repo/plans/azure.yaml"
-[ "$rc" = 1 ] || [ "$rc" = 3 ] && ok || bad "azure plan: exit $rc"
-has "$err" "azure" "azure named"
+expect_rc 1 "azure plan without subscription/vault"
+has "$err" 'missing required key "vault"' "azure plan: vault required"
+sed 's/provider: sim .*/provider: azure\
+  subscription: 33333333-3333-3333-3333-333333333333\
+  resourceGroup: rg-dr\
+  vault: vault-dr\
+  location: westeurope/' "$plan" >"$tmp/repo/plans/azure.yaml"
+export DRPLAN_STATE_DIR=$tmp/state-az
+for v in AZURE_TENANT_ID AZURE_CLIENT_ID AZURE_CLIENT_SECRET \
+	 AZURE_CLIENT_CERTIFICATE_PATH AZURE_FEDERATED_TOKEN_FILE \
+	 AZURE_TOKEN_CREDENTIALS AZURE_POD_IDENTITY_AUTHORITY_HOST DRPLAN_AZURE_OPTIONS; do
+	unset $v
+done
+export DRPLAN_ARM_ENDPOINT=http://127.0.0.1:9 AZURE_AUTHORITY_HOST=http://127.0.0.1:9
+export DRPLAN_IMDS_ENDPOINT=http://127.0.0.1:9/metadata/identity/oauth2/token
+run drill "$tmp/repo/plans/azure.yaml"
+expect_rc 3 "azure plan without credentials"
+has "$err" "drplan drill: error: no Azure credentials in the environment: set AZURE_TENANT_ID and AZURE_CLIENT_ID with one of AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE; or, on an Azure host with a managed identity, AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential" "names the variables"
+[ ! -d "$tmp/state-az/jobs" ] || [ -z "$(ls "$tmp/state-az/jobs")" ] && ok || bad "a job was started without credentials"
+run failover "$tmp/repo/plans/azure.yaml"
+expect_rc 3 "azure failover without credentials"
+AZURE_CLIENT_SECRET=s run drill "$tmp/repo/plans/azure.yaml"
+expect_rc 3 "a secret without tenant and client"
+has "$err" "AZURE_TENANT_ID and AZURE_CLIENT_ID must be set with AZURE_CLIENT_SECRET" "incomplete credentials"
+AZURE_TOKEN_CREDENTIALS=AzureCliCredential run drill "$tmp/repo/plans/azure.yaml"
+expect_rc 3 "a developer credential"
+has "$err" "AZURE_TOKEN_CREDENTIALS='AzureCliCredential' is not a credential drplan can use" "unknown credential"
+AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential AZURE_CLIENT_SECRET=s run drill "$tmp/repo/plans/azure.yaml"
+expect_rc 3 "managed identity asked for with a secret set"
+has "$err" "but AZURE_CLIENT_SECRET is set too" "conflicting credentials"
+DRPLAN_AZURE_OPTIONS='{"pollMs": "soon"}' AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential \
+	run drill "$tmp/repo/plans/azure.yaml"
+expect_rc 2 "bad DRPLAN_AZURE_OPTIONS"
+has "$err" "option 'pollMs' must be a non-negative integer" "options message"
+DRPLAN_AZURE_OPTIONS='[1]' AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential \
+	run drill "$tmp/repo/plans/azure.yaml"
+expect_rc 2 "DRPLAN_AZURE_OPTIONS not an object"
+unset DRPLAN_ARM_ENDPOINT AZURE_AUTHORITY_HOST DRPLAN_IMDS_ENDPOINT
+export DRPLAN_STATE_DIR=$tmp/state2
 DRPLAN_SIM_SCALE=fast run drill "$plan"
 expect_rc 2 "bad DRPLAN_SIM_SCALE"
 has "$err" "DRPLAN_SIM_SCALE must be a number" "scale message"
