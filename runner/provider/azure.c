@@ -2285,6 +2285,58 @@ json_t *dr_azure_update_body(const dr_azure *az, const dr_plan *plan,
 	return b;
 }
 
+/* A value the PATCH would send equals the item's (names and ARM ids are
+ * case-insensitive in Azure). */
+static bool same_value(const json_t *want, const json_t *have)
+{
+	const char *w = json_string_value(want), *h = json_string_value(have);
+
+	return w && h && !strcasecmp(w, h);
+}
+
+/*
+ * Whether the update body's providerSpecificDetails pd would change the
+ * item's psd: a field differs, or a NIC setting differs (the update input
+ * says targetStaticIPAddress where the item says targetIPAddress).
+ */
+static bool update_needed(const json_t *pd, const json_t *psd)
+{
+	static const char *const nic_keys[][2] = {
+		{ "isPrimaryNic", "isPrimaryNic" },
+		{ "isSelectedForFailover", "isSelectedForFailover" },
+		{ "targetSubnetName", "targetSubnetName" },
+		{ "targetStaticIPAddress", "targetIPAddress" },
+		{ "targetNicName", "targetNicName" },
+	};
+	const json_t *have = json_object_get(psd, "vmNics"), *n, *h;
+	const char *k;
+	json_t *v;
+	size_t i, m, q;
+
+	json_object_foreach((json_t *)pd, k, v) {
+		if (!strcmp(k, "instanceType") || !strcmp(k, "vmNics"))
+			continue;
+		if (!same_value(v, json_object_get(psd, k)))
+			return true;
+	}
+	json_array_foreach(json_object_get(pd, "vmNics"), i, n) {
+		const json_t *hit = NULL;
+
+		json_array_foreach(have, m, h)
+			if (same_value(json_object_get(n, "nicId"), json_object_get(h, "nicId")))
+				hit = h;
+		if (!hit)
+			return true;
+		for (q = 0; q < DR_ARRAY_SIZE(nic_keys); q++) {
+			const json_t *w = json_object_get(n, nic_keys[q][0]);
+
+			if (w && !same_value(w, json_object_get(hit, nic_keys[q][1])))
+				return true;
+		}
+	}
+	return false;
+}
+
 static void update_item(az_req *r, az_resp *unused);
 static void update_item_got(az_req *r, az_resp *s);
 static void update_answer(az_req *r, az_resp *s);
@@ -2321,6 +2373,13 @@ static void update_item_got(az_req *r, az_resp *s)
 		return;
 	}
 	body = body_from_settings(r->az, r->patch, s->body);
+	if (!update_needed(json_object_get(json_object_get(body, "properties"),
+					   "providerSpecificDetails"), jpsd(s->body))) {
+		/* Already in line: no write, no job. */
+		json_decref(body);
+		finish(r, 1);
+		return;
+	}
 	text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	call(r, "PATCH", r->item_id, text, update_answer);
 	free(text);

@@ -119,8 +119,11 @@ int dr_azure_list_items(dr_azure *az, dr_azure_items_cb cb, void *ud);
  * input built from m's target (VM name, resource group, size, availability
  * set and zone, VNet, per-NIC subnet/IP/name matched to vmNics in order,
  * disk type is not settable this way and is left out). Waits for the
- * update's job. Fields the plan does not state are not sent. The callback
- * gets 0, or the error. ASR refuses updates while a job runs on the item.
+ * update's job. Fields the plan does not state are not sent. When the item
+ * already has every value the PATCH would send (names and ids compared
+ * case-insensitively) nothing is sent. The callback gets 0 (updated), 1
+ * (already in line, nothing sent), or the error. ASR refuses updates
+ * while a job runs on the item.
  * For the executor: call it before DR_PREQ_UNPLANNED_FAILOVER / test
  * failover when dr_provider_azure(p) is not NULL.
  */

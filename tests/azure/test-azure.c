@@ -1050,6 +1050,27 @@ TEST(update_target_patch)
 			  json_object_get(psd, "vmNics"), 0), "targetSubnetName")), "app");
 	res_release(&r);
 	CHECK_INT(emu_op_count(c.l, &c.e, "vm02", "update"), 1);
+	/* Again: the item has the settings now, so nothing is sent (1). */
+	memset(&r, 0, sizeof(r));
+	CHECK_INT(dr_azure_update_target(c.az, NULL, &m, on_done, &r), 0);
+	wait_res(c.l, &r);
+	CHECK_INT(r.rc, 1);
+	res_release(&r);
+	CHECK_INT(emu_op_count(c.l, &c.e, "vm02", "update"), 1);
+	/* One setting differs (case does not count): one PATCH. */
+	m.target.size.v = "standard_e8s_v5";
+	memset(&r, 0, sizeof(r));
+	CHECK_INT(dr_azure_update_target(c.az, NULL, &m, on_done, &r), 0);
+	wait_res(c.l, &r);
+	CHECK_INT(r.rc, 1);
+	res_release(&r);
+	m.target.ip.v = "10.20.1.11";
+	memset(&r, 0, sizeof(r));
+	CHECK_INT(dr_azure_update_target(c.az, NULL, &m, on_done, &r), 0);
+	wait_res(c.l, &r);
+	CHECK_INT(r.rc, 0);
+	res_release(&r);
+	CHECK_INT(emu_op_count(c.l, &c.e, "vm02", "update"), 2);
 	ctx_close(&c);
 }
 
