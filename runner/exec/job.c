@@ -21,6 +21,7 @@
 #include "hooks/serve.h"
 #include "gate/approval.h"
 #include "journal/crc32c.h"
+#include "provider/azure.h"
 #include "provider/sim.h"
 
 #include <assert.h>
@@ -159,7 +160,9 @@ struct xstep {
 	bool nc_failed;      /* failed, but not critical: dependants go on */
 	bool machine_lost;   /* skipped because its machine's operation failed */
 	bool cancel_noted;   /* cancel-waiting already announced */
+	bool target_open;    /* a target-settings update journaled, no result */
 	uint16_t attempt;
+	uint16_t target_at;  /* attempt + 1 whose target settings are in line */
 	uint32_t deps_left;
 	int32_t chain;       /* index into chains, or -1 */
 	int64_t start_pt;    /* provider time it started running/waiting */
@@ -1094,6 +1097,109 @@ static void send_op(dr_job *j, size_t i)
 
 static void precheck(dr_job *j, size_t i);
 
+/* ---- target settings (azure) ------------------------------------------- */
+
+/*
+ * Before an azure test failover or failover, the item's target settings
+ * (VM name, resource group, size, availability set and zone, VNet, NIC
+ * subnets, IPs and names) are brought in line with the plan: a `target`
+ * record {state: "intent"} before dr_azure_update_target(), then
+ * {state: "updated"} or {state: "unchanged"} (the item already had them:
+ * nothing was sent), or {state: "failed"}. Once per attempt. The update is
+ * idempotent: an intent without a result (the runner died) is done again
+ * on resume, with a warning saying so. The simulator has no such step.
+ */
+static bool needs_target(dr_job *j, size_t i)
+{
+	const dr_step *s = gstep(j, i);
+
+	return (s->kind == DR_STEP_TEST_FAILOVER || s->kind == DR_STEP_UNPLANNED_FAILOVER) &&
+	       s->machine >= 0 && dr_provider_azure(j->o.provider) &&
+	       j->xs[i].target_at != j->xs[i].attempt + 1;
+}
+
+static json_t *target_rec(dr_job *j, size_t i, const char *state)
+{
+	return json_pack("{s:s,s:s,s:i,s:s}", "step", gstep(j, i)->id, "machine",
+			 machine_of(j, i), "attempt", (int)j->xs[i].attempt, "state", state);
+}
+
+static void set_target(dr_job *j, size_t i);
+
+static void target_timer_cb(dr_loop *loop, void *ud)
+{
+	struct task *t = ud;
+
+	(void)loop;
+	t->timer = NULL;
+	set_target(t->j, t->i);
+}
+
+static void on_target(void *ud, int rc, const dr_prov_error *err)
+{
+	struct task *t = ud;
+	dr_job *j = t->j;
+	size_t i = t->i;
+	struct xstep *x = &j->xs[i];
+	const char *why = err && err->message ? err->message : dr_strerror(rc);
+	json_t *rec;
+
+	if (j->fatal)
+		return;
+	if (rc < 0 && transient(rc)) {
+		retry_later(j, i, target_timer_cb, "update target settings", err);
+		return;
+	}
+	if (rc < 0) {
+		rec = target_rec(j, i, "failed");
+		json_object_set_new(rec, "message", json_string(why));
+		if (jappend(j, "target", rec) < 0)
+			return;
+		x->target_open = false;
+		step_done(j, i, DR_SS_FAILED, "target settings of '%s' could not be applied: %s",
+			  machine_of(j, i), why);
+		return;
+	}
+	t->retries = 0;
+	if (jappend(j, "target", target_rec(j, i, rc == 1 ? "unchanged" : "updated")) < 0)
+		return;
+	x->target_open = false;
+	x->target_at = (uint16_t)(x->attempt + 1);
+	if (crash_at(j, "after-target", i))
+		return;
+	send_op(j, i);
+}
+
+static void set_target(dr_job *j, size_t i)
+{
+	struct xstep *x = &j->xs[i];
+	struct task *t = task_of(j, i);
+
+	if (crash_at(j, "before-target", i))
+		return;
+	if (!x->target_open) {
+		if (jappend(j, "target", target_rec(j, i, "intent")) < 0)
+			return;
+		x->target_open = true;
+	} else if (!t->retries) {
+		warn(j, i, "%s: updating the target settings of '%s' again: the last "
+		     "runner stopped before their result was journaled (the update is "
+		     "idempotent)", gstep(j, i)->id, machine_of(j, i));
+	}
+	if (dr_azure_update_target(dr_provider_azure(j->o.provider), j->p,
+				   &j->p->machines[gstep(j, i)->machine], on_target, t) < 0)
+		step_done(j, i, DR_SS_FAILED, "target settings: %s", dr_error_msg());
+}
+
+/* The item offers the operation: its target settings first, if due. */
+static void send_or_target(dr_job *j, size_t i)
+{
+	if (needs_target(j, i))
+		set_target(j, i);
+	else
+		send_op(j, i);
+}
+
 static void precheck_timer_cb(dr_loop *loop, void *ud)
 {
 	struct task *t = ud;
@@ -1124,7 +1230,7 @@ static void on_precheck(void *ud, int rc, const dr_prov_item *it, const dr_prov_
 	}
 	t->retries = 0;
 	if (dr_prov_item_allows(it, op)) {
-		send_op(j, i);
+		send_or_target(j, i);
 		return;
 	}
 	describe_item(&sb, it);
@@ -1201,7 +1307,7 @@ static void on_reconcile_item(void *ud, int rc, const dr_prov_item *it,
 		/* No job since the intent and the item still offers the
 		 * operation: the provider never got it. Now it is safe. */
 		x->opst = OP_NONE;
-		send_op(j, i);
+		send_or_target(j, i);
 	} else {
 		step_done(j, i, DR_SS_FAILED,
 			  "cannot tell whether %s was started: no job found for item "
@@ -2475,6 +2581,14 @@ static int restore_step(dr_job *j, size_t i, json_t *st)
 	x->intent_pt = json_integer_value(json_object_get(st, "intent_pt"));
 	if ((v = json_object_get(st, "done_ops")))
 		x->done_ops = json_incref(v);
+	if ((v = json_object_get(st, "target"))) {
+		const char *ts = json_string_value(json_object_get(v, "state"));
+		json_int_t at = json_integer_value(json_object_get(v, "attempt"));
+
+		if (ts && (!strcmp(ts, "updated") || !strcmp(ts, "unchanged")))
+			x->target_at = (uint16_t)(at + 1);
+		x->target_open = ts && !strcmp(ts, "intent");
+	}
 	if (s == DR_SS_SKIPPED && json_is_string(json_object_get(st, "message")) &&
 	    strstr(json_string_value(json_object_get(st, "message")), "operation failed earlier"))
 		x->machine_lost = true;

@@ -25,7 +25,10 @@
  *   record (state, errors, recovery point, RPO, timings).
  * An intent without an operation id (a crash, or a reply lost in transit)
  * is reconciled by asking the provider, never by sending again blindly:
- * see dr_job_resume().
+ * see dr_job_resume(). With the azure provider a test failover or failover
+ * first brings the item's target settings in line with the plan
+ * (dr_azure_update_target(), journaled as `target` records, once per
+ * attempt; idempotent, so an interrupted update is simply done again).
  *
  * Failure policy (fail-stop, like an ASR recovery plan): when a critical
  * step fails (a critical machine's operation, a hook with onFailure: group,
@@ -146,7 +149,8 @@ typedef struct dr_job_opts {
 	/*
 	 * Tests only: called at named instants ("before-intent",
 	 * "after-start-accepted", "after-accepted", "before-finished",
-	 * "after-step-state"); a non-zero return makes the job stop dead
+	 * "after-step-state", "before-target", "after-target"); a non-zero
+	 * return makes the job stop dead
 	 * there as if the process had been killed: nothing more is written
 	 * and dr_job_run() returns DR_ECANCELLED.
 	 */

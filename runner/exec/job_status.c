@@ -165,6 +165,14 @@ void dr_job__apply(json_t *doc, const char *type, json_t *rec)
 			json_object_set(obj_at(doc, "rpo"),
 					json_string_value(json_object_get(rec, "machine")),
 					json_object_get(rec, "rpo_s"));
+	} else if (!strcmp(type, "target") && st) {
+		/* The target-settings update before an azure (test) failover. */
+		json_t *t = json_object();
+
+		copy_field(t, "state", rec);
+		copy_field(t, "attempt", rec);
+		copy_field(t, "message", rec);
+		json_object_set_new(st, "target", t);
 	} else if (!strcmp(type, "hook") && st) {
 		json_t *h = json_object();
 

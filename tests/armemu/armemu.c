@@ -296,6 +296,12 @@ static void item_init_facts(emu *e, emu_item *it, const dr_machine *m)
 			"diskType", tg && tg->disk_type.v ? tg->disk_type.v : "Premium_LRS",
 			"isInitialReplicationComplete", "true", "diskSizeInGB",
 			(json_int_t)gib));
+		/* Where the appliance keeps the disk's replication log; a
+		 * reprotect to on-premises reuses it (reference §2.1). */
+		snprintf(key, sizeof(key), "/subscriptions/%s/resourceGroups/%s/providers/"
+			 "Microsoft.Storage/storageAccounts/drlogs01", e->sub, e->rg);
+		json_object_set_new(json_array_get(it->disks, i), "logStorageAccountId",
+				    json_string(key));
 	}
 	it->nics = json_array();
 	size_t nn = src ? src->nnics : 0;
@@ -408,6 +414,15 @@ static json_t *item_json(emu *e, const emu_item *it, const dr_prov_item *v)
 			"2027-12-31T00:00:00Z", "agentUpgradeState", "None");
 		json_object_update(psd, it->target);
 		json_object_set_new(psd, "unprotectedDisks", json_array());
+		/* What the appliance discovered in vCenter (reference §2.1);
+		 * a reprotect to on-premises takes its datastore. */
+		json_object_set_new(psd, "discoveredVmDetails", json_pack(
+			"{s:s,s:s,s:[s],s:[O?],s:s,s:s,s:s,s:s}",
+			"vCenterId", "vcenter-01", "vCenterFqdn", "vcenter01.corp.example",
+			"datastores", "datastore1", "ipAddresses", json_object_get(
+				json_array_get(it->nics, 0), "sourceIPAddress"),
+			"vmwareToolsStatus", "Running", "powerStatus", "ON",
+			"osName", it->os_name, "isDeleted", "false"));
 		json_object_set_new(psd, "isAgentRegistrationSuccessfulAfterFailover",
 				    json_true());
 	} else {
