@@ -190,10 +190,11 @@ json_t *dr_cli_run_header(const char *file, const struct dr_cli_run *ro)
 
 static void fmt_ms(int64_t ms, char *buf, size_t n)
 {
-	int64_t s = ms / 1000;
+	int64_t s;
 
 	if (ms < 0)
 		ms = 0;
+	s = ms / 1000;
 	if (s >= 3600)
 		snprintf(buf, n, "%lldh%02lldm%02llds", (long long)(s / 3600),
 			 (long long)(s / 60 % 60), (long long)(s % 60));

@@ -1189,8 +1189,11 @@ static void job_view(az_req *r, const json_t *job, dr_prov_job *v)
 		v->point.id = astr(a, jstr(pid, "recoveryPointId"));
 		v->point.time_ms = parse_time(jstr(pid, "recoveryPointTime"));
 		v->point.type = DR_POINT_CRASH_CONSISTENT;
+		/* A planned failover's point is taken after the request (the
+		 * source stops first): nothing was lost, the RPO is 0. */
 		if (v->point.time_ms && v->start_ms)
-			v->rpo_s = (v->start_ms - v->point.time_ms) / 1000;
+			v->rpo_s = v->start_ms > v->point.time_ms
+				   ? (v->start_ms - v->point.time_ms) / 1000 : 0;
 	}
 	if (!dr_prov_job_done(v))
 		v->poll_after_ms = r->az->o.poll_ms;
