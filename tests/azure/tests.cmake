@@ -37,3 +37,12 @@ if(TARGET armemu AND EXISTS ${CMAKE_SOURCE_DIR}/runner/exec/job.h)
            COMMAND test-azure-faults $<TARGET_FILE:armemu> ${CMAKE_CURRENT_BINARY_DIR}/azure-work)
   set_tests_properties(azure/faults-200 PROPERTIES TIMEOUT 400)
 endif()
+
+# The CLI end to end: drplan and armemu binaries, the four stages and a
+# drill, a SIGKILL mid-failover and `drplan job resume`.
+if(TARGET armemu)
+  add_test(NAME azure/cli-e2e
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test-azure-cli-e2e.sh $<TARGET_FILE:drplan>
+                   $<TARGET_FILE:armemu> ${CMAKE_CURRENT_BINARY_DIR})
+  set_tests_properties(azure/cli-e2e PROPERTIES TIMEOUT 300)
+endif()
