@@ -1144,7 +1144,7 @@ static void on_target(void *ud, int rc, const dr_prov_error *err)
 	const char *why = err && err->message ? err->message : dr_strerror(rc);
 	json_t *rec;
 
-	if (j->fatal)
+	if (j->fatal || crash_at(j, "before-target-result", i))
 		return;
 	if (rc < 0 && transient(rc)) {
 		retry_later(j, i, target_timer_cb, "update target settings", err);

@@ -149,7 +149,8 @@ typedef struct dr_job_opts {
 	/*
 	 * Tests only: called at named instants ("before-intent",
 	 * "after-start-accepted", "after-accepted", "before-finished",
-	 * "after-step-state", "before-target", "after-target"); a non-zero
+	 * "after-step-state", "before-target", "before-target-result",
+	 * "after-target"); a non-zero
 	 * return makes the job stop dead
 	 * there as if the process had been killed: nothing more is written
 	 * and dr_job_run() returns DR_ECANCELLED.
