@@ -1191,9 +1191,19 @@ static void set_target(dr_job *j, size_t i)
 		step_done(j, i, DR_SS_FAILED, "target settings: %s", dr_error_msg());
 }
 
-/* The item offers the operation: its target settings first, if due. */
-static void send_or_target(dr_job *j, size_t i)
+/*
+ * The item offers the operation: its target settings first, if due. Only
+ * InMageRcm items take the update input drplan builds; a classic
+ * (InMageAzureV2) item keeps the settings made in the portal.
+ */
+static void send_or_target(dr_job *j, size_t i, const dr_prov_item *it)
 {
+	if (needs_target(j, i) && it->instance_type && strcmp(it->instance_type, "InMageRcm")) {
+		warn(j, i, "%s: the plan's target settings are not applied to '%s': it "
+		     "replicates with %s, and drplan updates InMageRcm items only; check "
+		     "them in the vault", gstep(j, i)->id, machine_of(j, i), it->instance_type);
+		j->xs[i].target_at = (uint16_t)(j->xs[i].attempt + 1);
+	}
 	if (needs_target(j, i))
 		set_target(j, i);
 	else
@@ -1230,7 +1240,7 @@ static void on_precheck(void *ud, int rc, const dr_prov_item *it, const dr_prov_
 	}
 	t->retries = 0;
 	if (dr_prov_item_allows(it, op)) {
-		send_or_target(j, i);
+		send_or_target(j, i, it);
 		return;
 	}
 	describe_item(&sb, it);
@@ -1307,7 +1317,7 @@ static void on_reconcile_item(void *ud, int rc, const dr_prov_item *it,
 		/* No job since the intent and the item still offers the
 		 * operation: the provider never got it. Now it is safe. */
 		x->opst = OP_NONE;
-		send_or_target(j, i);
+		send_or_target(j, i, it);
 	} else {
 		step_done(j, i, DR_SS_FAILED,
 			  "cannot tell whether %s was started: no job found for item "
