@@ -160,7 +160,7 @@ struct xstep {
 	bool nc_failed;      /* failed, but not critical: dependants go on */
 	bool machine_lost;   /* skipped because its machine's operation failed */
 	bool cancel_noted;   /* cancel-waiting already announced */
-	bool target_open;    /* a target-settings update journaled, no result */
+	bool target_open;    /* resumed: a target-settings update may have run */
 	uint16_t attempt;
 	uint16_t target_at;  /* attempt + 1 whose target settings are in line */
 	uint32_t deps_left;
@@ -1102,12 +1102,15 @@ static void precheck(dr_job *j, size_t i);
 /*
  * Before an azure test failover or failover, the item's target settings
  * (VM name, resource group, size, availability set and zone, VNet, NIC
- * subnets, IPs and names) are brought in line with the plan: a `target`
- * record {state: "intent"} before dr_azure_update_target(), then
- * {state: "updated"} or {state: "unchanged"} (the item already had them:
- * nothing was sent), or {state: "failed"}. Once per attempt. The update is
- * idempotent: an intent without a result (the runner died) is done again
- * on resume, with a warning saying so. The simulator has no such step.
+ * subnets, IPs and names) are brought in line with the plan by
+ * dr_azure_update_target(), and its result journaled as a `target` record:
+ * {state: "updated"}, {state: "unchanged"} (the item already had them:
+ * nothing was sent) or {state: "failed"}. Once per attempt. No intent
+ * record: the step's journaled `running` state already says that the
+ * update may have started, and the update is idempotent, so a resumed
+ * step without a result simply does it again, with a warning saying so
+ * (this keeps the cost at one fsync per machine). The simulator has no
+ * such step.
  */
 static bool needs_target(dr_job *j, size_t i)
 {
@@ -1177,15 +1180,11 @@ static void set_target(dr_job *j, size_t i)
 
 	if (crash_at(j, "before-target", i))
 		return;
-	if (!x->target_open) {
-		if (jappend(j, "target", target_rec(j, i, "intent")) < 0)
-			return;
-		x->target_open = true;
-	} else if (!t->retries) {
+	if (x->target_open && !t->retries)
 		warn(j, i, "%s: updating the target settings of '%s' again: the last "
-		     "runner stopped before their result was journaled (the update is "
-		     "idempotent)", gstep(j, i)->id, machine_of(j, i));
-	}
+		     "runner stopped after the step started, before their result was "
+		     "journaled (the update is idempotent)", gstep(j, i)->id,
+		     machine_of(j, i));
 	if (dr_azure_update_target(dr_provider_azure(j->o.provider), j->p,
 				   &j->p->machines[gstep(j, i)->machine], on_target, t) < 0)
 		step_done(j, i, DR_SS_FAILED, "target settings: %s", dr_error_msg());
@@ -2597,8 +2596,11 @@ static int restore_step(dr_job *j, size_t i, json_t *st)
 
 		if (ts && (!strcmp(ts, "updated") || !strcmp(ts, "unchanged")))
 			x->target_at = (uint16_t)(at + 1);
-		x->target_open = ts && !strcmp(ts, "intent");
 	}
+	/* Running, nothing sent, no target result for this attempt: the last
+	 * runner may have been updating the target settings. */
+	x->target_open = s == DR_SS_RUNNING && x->opst == OP_NONE &&
+			 x->target_at != x->attempt + 1;
 	if (s == DR_SS_SKIPPED && json_is_string(json_object_get(st, "message")) &&
 	    strstr(json_string_value(json_object_get(st, "message")), "operation failed earlier"))
 		x->machine_lost = true;

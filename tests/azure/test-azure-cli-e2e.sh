@@ -182,14 +182,14 @@ export AZURE_CLIENT_SECRET=$SECRET
 emu /_emulator/faults 'slow:3000:1:unplanned-failover' >/dev/null
 "$DRPLAN" failover --detach "$PLAN" >"$W/fo.out" 2>"$W/fo.err" &
 pid=$!
+# Kill the runner once ASR has accepted it (the answer is 3 s away).
 n=0
-while [ $n -lt 200 ]; do
-	j=$(ls "$DRPLAN_STATE_DIR"/jobs/e2e-failover-*/journal 2>/dev/null | head -1)
-	[ -n "$j" ] && grep -q '"intent".*unplanned-failover\|unplanned-failover.*"intent"' "$j" && break
-	sleep 0.05
+while [ $n -lt 300 ]; do
+	[ "$(counts unplanned-failover)" = "vm01:unplanned-failover=0 \
+vm02:unplanned-failover=0 vm03:unplanned-failover=1" ] && break
+	sleep 0.02
 	n=$((n + 1))
 done
-sleep 0.5
 kill -9 $pid
 wait $pid 2>/dev/null
 rc=$?

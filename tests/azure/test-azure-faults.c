@@ -355,10 +355,13 @@ static const fcase cases[] = {
 	{ "503", 200, NOBUCKETS "random:503:0.02:11;retry-after:1", 0, 0, EV_LOG_FAULT },
 	/* Each 429 holds every request back for its Retry-After (1 s). */
 	{ "429", 200, NOBUCKETS "random:429:0.002:5;retry-after:1", 0, 0, EV_LOG_FAULT },
-	/* ARM's own bucket, 200 writes refilled at 10/s (the emulator's
-	 * default, unscaled): the 400 writes of this job come faster than
-	 * that, so the provider must pace them (or wait out 429s). */
-	{ "write-limit", 200, "read-limit:0:0;write-limit:200:10", 0, 0, EV_THROTTLE },
+	/* ARM's bucket refill (10/s, unscaled) with half its burst (100):
+	 * the 400 writes of this job come faster than that, so the provider
+	 * must pace them (or wait out 429s). With the full burst of 200 the
+	 * job had to finish in about 20 s to dip below the pacing mark, which
+	 * a loaded test machine (or the target-settings step before each
+	 * failover) does not guarantee. */
+	{ "write-limit", 200, "read-limit:0:0;write-limit:100:10", 0, 0, EV_THROTTLE },
 	{ "drop", 200,
 	  NOBUCKETS "drop:10:GET;drop:10:unplanned-failover;drop:10:commit;drop:5:poll;"
 	  "drop:2:token",

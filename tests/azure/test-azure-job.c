@@ -309,8 +309,9 @@ TEST(target_settings_crash_and_resume)
 	CHECK_STR(dr_job_status_name(dr_job_status_now(j)), "succeeded");
 	dr_job_free(j);
 	CHECK(strstr(g_warnings.buf, "all/vm01/test-failover: updating the target settings "
-		     "of 'vm01' again: the last runner stopped before their result was "
-		     "journaled (the update is idempotent)") != NULL);
+		     "of 'vm01' again: the last runner stopped after the step started, "
+		     "before their result was journaled (the update is idempotent)") != NULL);
+	CHECK(strstr(g_warnings.buf, "vm02") == NULL);
 	/* The repeat found the settings in line: still one PATCH, one test failover. */
 	CHECK_INT(accepted(w.l, "vm01", "update"), 1);
 	CHECK_INT(accepted(w.l, "vm02", "update"), 1);
