@@ -1105,7 +1105,8 @@ static void precheck(dr_job *j, size_t i);
  * subnets, IPs and names) are brought in line with the plan by
  * dr_azure_update_target(), and its result journaled as a `target` record:
  * {state: "updated"}, {state: "unchanged"} (the item already had them:
- * nothing was sent) or {state: "failed"}. Once per attempt. No intent
+ * nothing was sent), {state: "not-applied"} (not an InMageRcm item) or
+ * {state: "failed"}. Once per attempt. No intent
  * record: the step's journaled `running` state already says that the
  * update may have started, and the update is idempotent, so a resumed
  * step without a result simply does it again, with a warning saying so
@@ -1198,6 +1199,8 @@ static void set_target(dr_job *j, size_t i)
 static void send_or_target(dr_job *j, size_t i, const dr_prov_item *it)
 {
 	if (needs_target(j, i) && it->instance_type && strcmp(it->instance_type, "InMageRcm")) {
+		if (jappend(j, "target", target_rec(j, i, "not-applied")) < 0)
+			return;
 		warn(j, i, "%s: the plan's target settings are not applied to '%s': it "
 		     "replicates with %s, and drplan updates InMageRcm items only; check "
 		     "them in the vault", gstep(j, i)->id, machine_of(j, i), it->instance_type);
@@ -2594,7 +2597,8 @@ static int restore_step(dr_job *j, size_t i, json_t *st)
 		const char *ts = json_string_value(json_object_get(v, "state"));
 		json_int_t at = json_integer_value(json_object_get(v, "attempt"));
 
-		if (ts && (!strcmp(ts, "updated") || !strcmp(ts, "unchanged")))
+		if (ts && (!strcmp(ts, "updated") || !strcmp(ts, "unchanged") ||
+			   !strcmp(ts, "not-applied")))
 			x->target_at = (uint16_t)(at + 1);
 	}
 	/* Running, nothing sent, no target result for this attempt: the last
