@@ -104,11 +104,26 @@ int dr_strbuf_vaddf(dr_strbuf *sb, const char *fmt, va_list ap)
 	int n;
 	int rc;
 
+	/* Format straight into the free space; only a result that does not
+	 * fit is formatted a second time, after growing. */
 	va_copy(cp, ap);
-	n = vsnprintf(NULL, 0, fmt, cp);
+	if (sb->alloc)
+		n = vsnprintf(sb->buf + sb->len, sb->alloc - sb->len, fmt, cp);
+	else
+		n = vsnprintf(NULL, 0, fmt, cp);
 	va_end(cp);
-	if (n < 0)
+	if (n < 0) {
+		if (sb->alloc)
+			sb->buf[sb->len] = '\0';
 		return dr_error_set(DR_EINVAL, "bad format string");
+	}
+	if (sb->alloc && (size_t)n < sb->alloc - sb->len &&
+	    (!sb->max || (size_t)n <= sb->max - sb->len)) {
+		sb->len += (size_t)n;
+		return 0;
+	}
+	if (sb->alloc)
+		sb->buf[sb->len] = '\0';
 	rc = dr_strbuf_grow(sb, (size_t)n);
 	if (rc)
 		return rc;

@@ -89,6 +89,15 @@ TEST(duration)
 	CHECK_STR(buf, "0s");
 	dr_format_duration(1500, buf, sizeof(buf));
 	CHECK_STR(buf, "1s500ms");
+	dr_format_duration(UINT64_MAX, buf, sizeof(buf));
+	CHECK_STR(buf, "213503982334d14h25m51s615ms");
+	/* A short buffer keeps the prefix that fits, like snprintf. */
+	dr_format_duration(5400000, buf, 5);
+	CHECK_STR(buf, "1h30");
+	dr_format_duration(0, buf, 2);
+	CHECK_STR(buf, "0");
+	dr_format_duration(86400000, buf, 1);
+	CHECK_STR(buf, "");
 }
 
 TEST(ipv4)
