@@ -113,10 +113,11 @@ static struct block *block_new(dr_arena *a, size_t size)
 	struct block *b = NULL;
 
 	/* A large object has a block of its own; from 1 MiB it is mapped
-	 * too (the compiler's step table for 10,000 machines is 9 MB). */
+	 * too, even in a small arena (the plan's text is read into one, and
+	 * the compiler's step table for 10,000 machines is 9 MB). */
 	if (a->reserved >= BIG_AFTER && size == ARENA_BLOCK)
 		b = block_map(BIG_BLOCK);
-	else if (a->reserved >= BIG_AFTER && size >= (1u << 20))
+	else if (size >= (1u << 20))
 		b = block_map(size);
 	if (!b) {
 		b = dr_xmalloc(sizeof(*b) + size);

@@ -100,17 +100,24 @@ int dr_strbuf_addch(dr_strbuf *sb, int c)
 
 int dr_strbuf_vaddf(dr_strbuf *sb, const char *fmt, va_list ap)
 {
+	char tmp[256];
 	va_list cp;
 	int n;
 	int rc;
 
-	/* Format straight into the free space; only a result that does not
-	 * fit is formatted a second time, after growing. */
+	/* Format straight into the free space (or, in an empty buffer, into
+	 * tmp); only a result that does not fit is formatted a second time,
+	 * after growing. */
 	va_copy(cp, ap);
-	if (sb->alloc)
+	if (!sb->alloc) {
+		n = vsnprintf(tmp, sizeof(tmp), fmt, cp);
+		if (n >= 0 && (size_t)n < sizeof(tmp)) {
+			va_end(cp);
+			return dr_strbuf_add(sb, tmp, (size_t)n);
+		}
+	} else {
 		n = vsnprintf(sb->buf + sb->len, sb->alloc - sb->len, fmt, cp);
-	else
-		n = vsnprintf(NULL, 0, fmt, cp);
+	}
 	va_end(cp);
 	if (n < 0) {
 		if (sb->alloc)

@@ -1410,23 +1410,35 @@ char *dr_ynode_path(dr_arena *a, const dr_ynode *n)
 	/* Key nodes carry the key of their entry: same path as the value. */
 	for (; n && n->parent && depth < DR_ARRAY_SIZE(up); n = n->parent)
 		up[depth++] = n;
+	/* Thousands of warnings each carry a path: no printf, and the
+	 * key text is copied a run at a time between escapes. */
+	dr_strbuf_grow(&sb, 64);
 	for (i = depth; i-- > 0;) {
 		const dr_ynode *c = up[i];
 
 		dr_strbuf_addch(&sb, '/');
 		if (c->parent->kind == DR_YNODE_MAP && c->key) {
-			const char *k;
+			const char *k = c->key;
 
-			for (k = c->key; *k; k++) {
-				if (*k == '~')
-					dr_strbuf_addstr(&sb, "~0");
-				else if (*k == '/')
-					dr_strbuf_addstr(&sb, "~1");
-				else
-					dr_strbuf_addch(&sb, *k);
+			for (;;) {
+				size_t run = strcspn(k, "~/");
+
+				dr_strbuf_add(&sb, k, run);
+				k += run;
+				if (!*k)
+					break;
+				dr_strbuf_add(&sb, *k == '~' ? "~0" : "~1", 2);
+				k++;
 			}
 		} else {
-			dr_strbuf_addf(&sb, "%zu", (size_t)c->index);
+			char num[24];
+			size_t at = sizeof(num), v = (size_t)c->index;
+
+			do {
+				num[--at] = (char)('0' + v % 10);
+				v /= 10;
+			} while (v);
+			dr_strbuf_add(&sb, num + at, sizeof(num) - at);
 		}
 	}
 	if (!a)
