@@ -57,24 +57,39 @@ void dr_format_duration(uint64_t ms, char *buf, size_t size)
 		{ "d", 86400000ull }, { "h", 3600000ull }, { "m", 60000ull },
 		{ "s", 1000ull },     { "ms", 1ull },
 	};
-	size_t off = 0, i;
+	/* Built whole, then copied: the dry run formats two durations per
+	 * step, and snprintf per unit was a visible part of writing it. A
+	 * short buffer gets the same prefix snprintf would have left. */
+	char full[128], dig[24];
+	size_t off = 0, i, n;
 
 	if (size == 0)
 		return;
-	buf[0] = '\0';
 	if (ms == 0) {
-		snprintf(buf, size, "0s");
-		return;
+		memcpy(full, "0s", 3);
+		off = 2;
 	}
-	for (i = 0; i < sizeof(units) / sizeof(units[0]) && off < size; i++) {
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		uint64_t q = ms / units[i].ms;
 
 		if (!q)
 			continue;
 		ms -= q * units[i].ms;
-		off += (size_t)snprintf(buf + off, size - off, "%llu%s",
-					(unsigned long long)q, units[i].name);
+		n = sizeof(dig);
+		do {
+			dig[--n] = (char)('0' + q % 10);
+			q /= 10;
+		} while (q);
+		memcpy(full + off, dig + n, sizeof(dig) - n);
+		off += sizeof(dig) - n;
+		n = strlen(units[i].name);
+		memcpy(full + off, units[i].name, n);
+		off += n;
 	}
+	if (off > size - 1)
+		off = size - 1;
+	memcpy(buf, full, off);
+	buf[off] = '\0';
 }
 
 int dr_parse_ipv4(const char *s, uint32_t *addr)

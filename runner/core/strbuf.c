@@ -100,15 +100,37 @@ int dr_strbuf_addch(dr_strbuf *sb, int c)
 
 int dr_strbuf_vaddf(dr_strbuf *sb, const char *fmt, va_list ap)
 {
+	char tmp[256];
 	va_list cp;
 	int n;
 	int rc;
 
+	/* Format straight into the free space (or, in an empty buffer, into
+	 * tmp); only a result that does not fit is formatted a second time,
+	 * after growing. */
 	va_copy(cp, ap);
-	n = vsnprintf(NULL, 0, fmt, cp);
+	if (!sb->alloc) {
+		n = vsnprintf(tmp, sizeof(tmp), fmt, cp);
+		if (n >= 0 && (size_t)n < sizeof(tmp)) {
+			va_end(cp);
+			return dr_strbuf_add(sb, tmp, (size_t)n);
+		}
+	} else {
+		n = vsnprintf(sb->buf + sb->len, sb->alloc - sb->len, fmt, cp);
+	}
 	va_end(cp);
-	if (n < 0)
+	if (n < 0) {
+		if (sb->alloc)
+			sb->buf[sb->len] = '\0';
 		return dr_error_set(DR_EINVAL, "bad format string");
+	}
+	if (sb->alloc && (size_t)n < sb->alloc - sb->len &&
+	    (!sb->max || (size_t)n <= sb->max - sb->len)) {
+		sb->len += (size_t)n;
+		return 0;
+	}
+	if (sb->alloc)
+		sb->buf[sb->len] = '\0';
 	rc = dr_strbuf_grow(sb, (size_t)n);
 	if (rc)
 		return rc;

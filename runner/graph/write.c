@@ -41,6 +41,32 @@ static void putf(struct out *o, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* s padded with blanks to width w, on the left (right-aligned) or right:
+ * printf's "%*s" and "%-*s" without printf, for the 31,000 lines of a
+ * 10,000-machine dry run. */
+static void put_pad(struct out *o, const char *s, size_t w, bool left)
+{
+	size_t n = strlen(s);
+
+	if (o->rc)
+		return;
+	if (n >= w) {
+		o->rc = dr_strbuf_add(o->sb, s, n);
+		return;
+	}
+	if ((o->rc = dr_strbuf_grow(o->sb, w)))
+		return;
+	if (left) {
+		memset(o->sb->buf + o->sb->len, ' ', w - n);
+		memcpy(o->sb->buf + o->sb->len + (w - n), s, n);
+	} else {
+		memcpy(o->sb->buf + o->sb->len, s, n);
+		memset(o->sb->buf + o->sb->len + n, ' ', w - n);
+	}
+	o->sb->len += w;
+	o->sb->buf[o->sb->len] = '\0';
+}
+
 static const char *dur(char *buf, size_t size, uint64_t ms)
 {
 	dr_format_duration(ms, buf, size);
@@ -252,9 +278,12 @@ static void write_text(struct out *o, const dr_graph *g, const dr_plan *p)
 			put_gate(o, s);
 			continue;
 		}
-		putf(o, "%s%-*s  %6s  worst %-6s", s->group >= 0 ? "  " : "\n",
-		     (int)w, s->id, dur(b1, sizeof(b1), s->est.exp_ms),
-		     dur(b2, sizeof(b2), s->est.max_ms));
+		put(o, s->group >= 0 ? "  " : "\n");
+		put_pad(o, s->id, w, false);
+		put(o, "  ");
+		put_pad(o, dur(b1, sizeof(b1), s->est.exp_ms), 6, true);
+		put(o, "  worst ");
+		put_pad(o, dur(b2, sizeof(b2), s->est.max_ms), 6, false);
 		put(o, "  ");
 		put_note(o, g, s);
 		/* No trailing blanks when the note is short or empty. */

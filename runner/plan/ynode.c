@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -1252,13 +1253,200 @@ static int handle(struct loader *L, const yaml_event_t *ev)
 	}
 }
 
+/* One event taken in: 0 to go on, 1 at the end of the stream, -1 to stop. */
+static int take_event(struct loader *L, const yaml_event_t *ev)
+{
+	int end = ev->type == YAML_STREAM_END_EVENT;
+
+	L->events++;
+	if (handle(L, ev) < 0)
+		return -1;
+	if (L->nodes > DR_YAML_MAX_NODES) {
+		lerr(L, DR_SEV_ERROR, "YAML-SIZE", 0, 0,
+		     "the document has more than %u nodes; split it",
+		     DR_YAML_MAX_NODES);
+		return -1;
+	}
+	return end;
+}
+
+/* Parse and build in turn; returns whether the stream ended. */
+static int parse_inline(struct loader *L, yaml_parser_t *p)
+{
+	yaml_event_t ev;
+	int rc;
+
+	for (;;) {
+		if (!yaml_parser_parse(p, &ev)) {
+			syntax_error(L, p);
+			return 0;
+		}
+		rc = take_event(L, &ev);
+		yaml_event_delete(&ev);
+		if (rc)
+			return rc > 0;
+	}
+}
+
+/*
+ * A large file is parsed by libyaml on a second thread while this one
+ * builds the tree from the events, in the same order: the tree, the
+ * diagnostics and every limit are those of parse_inline (the events are
+ * numbered and taken one after the other; a syntax error is reported when
+ * the builder reaches it). libyaml's own parse is two thirds of loading a
+ * 10,000-machine plan, and the builder the other third: on two cores they
+ * overlap. The parser thread also frees the events it made (glibc frees
+ * a block fastest on the thread that allocated it).
+ */
+static size_t pipe_min_bytes = DR_YAML_PIPE_MIN;
+
+size_t dr_yaml_set_pipe_min(size_t bytes)
+{
+	size_t old = pipe_min_bytes;
+
+	pipe_min_bytes = bytes;
+	return old;
+}
+
+#define PIPE_RING 4096u /* events in flight, a power of two */
+#define PIPE_BATCH 512u /* events per hand-over: fewer wake-ups */
+
+struct pipe {
+	yaml_parser_t *p;
+	yaml_event_t *ring;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* Under mu: */
+	size_t head;   /* events parsed and handed over */
+	size_t tail;   /* events taken by the builder (their slots are free) */
+	int failed;    /* the parse failed after head events */
+	int finished;  /* the parser thread parses no more */
+	int stop;      /* the builder wants no more */
+	int waiting;   /* a thread waits on cv */
+	size_t want;   /* the builder waits for head to reach this */
+};
+
+static void *pipe_parse(void *arg)
+{
+	struct pipe *q = arg;
+	size_t i = 0, limit = 0, handed = 0;
+	int failed = 0;
+
+	for (;;) {
+		yaml_event_t *ev;
+		int end;
+
+		if (i == limit) {
+			pthread_mutex_lock(&q->mu);
+			q->head = handed = i;
+			if (q->waiting)
+				pthread_cond_broadcast(&q->cv);
+			while (!q->stop && q->tail + PIPE_RING == i) {
+				q->waiting++;
+				pthread_cond_wait(&q->cv, &q->mu);
+				q->waiting--;
+			}
+			limit = q->tail + PIPE_RING;
+			if (q->stop) {
+				pthread_mutex_unlock(&q->mu);
+				break;
+			}
+			pthread_mutex_unlock(&q->mu);
+		}
+		ev = &q->ring[i % PIPE_RING];
+		/* The builder is done with the event that held this slot. */
+		yaml_event_delete(ev);
+		if (!yaml_parser_parse(q->p, ev)) {
+			failed = 1;
+			break;
+		}
+		end = ev->type == YAML_STREAM_END_EVENT;
+		i++;
+		if (end)
+			break;
+		if (i - handed >= PIPE_BATCH) {
+			pthread_mutex_lock(&q->mu);
+			q->head = handed = i;
+			if (q->waiting && i >= q->want)
+				pthread_cond_broadcast(&q->cv);
+			pthread_mutex_unlock(&q->mu);
+		}
+	}
+	pthread_mutex_lock(&q->mu);
+	q->head = i;
+	q->failed = failed;
+	q->finished = 1;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+/* parse_inline on two threads; -1 if the thread cannot be started. */
+static int parse_piped(struct loader *L, yaml_parser_t *p)
+{
+	struct pipe q;
+	pthread_t th;
+	size_t c = 0, avail = 0, released = 0, k;
+	int rc = 0, failed = 0;
+
+	memset(&q, 0, sizeof(q));
+	q.p = p;
+	q.ring = dr_xcalloc(PIPE_RING, sizeof(*q.ring));
+	pthread_mutex_init(&q.mu, NULL);
+	pthread_cond_init(&q.cv, NULL);
+	if (pthread_create(&th, NULL, pipe_parse, &q)) {
+		pthread_cond_destroy(&q.cv);
+		pthread_mutex_destroy(&q.mu);
+		free(q.ring);
+		return -1;
+	}
+	for (;;) {
+		if (c == avail || c - released >= PIPE_BATCH) {
+			pthread_mutex_lock(&q.mu);
+			q.tail = released = c;
+			if (q.waiting)
+				pthread_cond_broadcast(&q.cv);
+			/* Run dry: let the parser get well ahead before
+			 * waking up again, each wake-up is a context switch. */
+			q.want = c + PIPE_RING / 2;
+			while (q.head == c && !q.finished) {
+				q.waiting++;
+				pthread_cond_wait(&q.cv, &q.mu);
+				q.waiting--;
+			}
+			avail = q.head;
+			failed = q.finished && q.failed;
+			pthread_mutex_unlock(&q.mu);
+			if (c == avail)
+				break; /* finished: failed, or stopped early */
+		}
+		rc = take_event(L, &q.ring[c % PIPE_RING]);
+		c++;
+		if (rc)
+			break;
+	}
+	pthread_mutex_lock(&q.mu);
+	q.stop = 1;
+	pthread_cond_broadcast(&q.cv);
+	pthread_mutex_unlock(&q.mu);
+	pthread_join(th, NULL);
+	/* The parser has stopped: its state is this thread's to read. */
+	if (!rc && c == avail && failed)
+		syntax_error(L, p);
+	for (k = 0; k < PIPE_RING; k++)
+		yaml_event_delete(&q.ring[k]);
+	free(q.ring);
+	pthread_cond_destroy(&q.cv);
+	pthread_mutex_destroy(&q.mu);
+	return rc > 0;
+}
+
 int dr_yaml_load(dr_arena *a, const char *file, const char *text, size_t len,
 		 dr_diags *diags, dr_ynode **out)
 {
 	struct loader L;
 	yaml_parser_t p;
-	yaml_event_t ev;
-	int done = 0, rc;
+	int done = -1;
 
 	*out = NULL;
 	memset(&L, 0, sizeof(L));
@@ -1273,24 +1461,10 @@ int dr_yaml_load(dr_arena *a, const char *file, const char *text, size_t len,
 		return dr_error_set(DR_ENOMEM, "cannot initialise libyaml");
 	}
 	yaml_parser_set_input_string(&p, (const unsigned char *)L.text, L.len);
-	while (!done) {
-		if (!yaml_parser_parse(&p, &ev)) {
-			syntax_error(&L, &p);
-			break;
-		}
-		L.events++;
-		done = ev.type == YAML_STREAM_END_EVENT;
-		rc = handle(&L, &ev);
-		yaml_event_delete(&ev);
-		if (rc < 0)
-			break;
-		if (L.nodes > DR_YAML_MAX_NODES) {
-			lerr(&L, DR_SEV_ERROR, "YAML-SIZE", 0, 0,
-			     "the document has more than %u nodes; split it",
-			     DR_YAML_MAX_NODES);
-			break;
-		}
-	}
+	if (L.len >= pipe_min_bytes)
+		done = parse_piped(&L, &p);
+	if (done < 0)
+		done = parse_inline(&L, &p);
 	yaml_parser_delete(&p);
 	free(L.frames);
 	free(L.kids);
@@ -1410,23 +1584,35 @@ char *dr_ynode_path(dr_arena *a, const dr_ynode *n)
 	/* Key nodes carry the key of their entry: same path as the value. */
 	for (; n && n->parent && depth < DR_ARRAY_SIZE(up); n = n->parent)
 		up[depth++] = n;
+	/* Thousands of warnings each carry a path: no printf, and the
+	 * key text is copied a run at a time between escapes. */
+	dr_strbuf_grow(&sb, 64);
 	for (i = depth; i-- > 0;) {
 		const dr_ynode *c = up[i];
 
 		dr_strbuf_addch(&sb, '/');
 		if (c->parent->kind == DR_YNODE_MAP && c->key) {
-			const char *k;
+			const char *k = c->key;
 
-			for (k = c->key; *k; k++) {
-				if (*k == '~')
-					dr_strbuf_addstr(&sb, "~0");
-				else if (*k == '/')
-					dr_strbuf_addstr(&sb, "~1");
-				else
-					dr_strbuf_addch(&sb, *k);
+			for (;;) {
+				size_t run = strcspn(k, "~/");
+
+				dr_strbuf_add(&sb, k, run);
+				k += run;
+				if (!*k)
+					break;
+				dr_strbuf_add(&sb, *k == '~' ? "~0" : "~1", 2);
+				k++;
 			}
 		} else {
-			dr_strbuf_addf(&sb, "%zu", (size_t)c->index);
+			char num[24];
+			size_t at = sizeof(num), v = (size_t)c->index;
+
+			do {
+				num[--at] = (char)('0' + v % 10);
+				v /= 10;
+			} while (v);
+			dr_strbuf_add(&sb, num + at, sizeof(num) - at);
 		}
 	}
 	if (!a)

@@ -113,6 +113,16 @@ struct dr_ynode {
 int dr_yaml_load(dr_arena *a, const char *file, const char *text, size_t len,
 		 dr_diags *diags, dr_ynode **out);
 
+/*
+ * A text of at least DR_YAML_PIPE_MIN bytes is parsed by libyaml on a
+ * second thread while the calling thread builds the tree from its events,
+ * in order: same tree, diagnostics and limits as one thread, and still one
+ * load at a time per arena and diags. For tests: set the threshold (0:
+ * every text) and get the previous one; not thread-safe.
+ */
+#define DR_YAML_PIPE_MIN (512u * 1024u)
+size_t dr_yaml_set_pipe_min(size_t bytes);
+
 /* The value for key in a mapping, or NULL (also when map is not a map). */
 const dr_ynode *dr_ynode_get(const dr_ynode *map, const char *key);
 /* The key node for key in a mapping, or NULL. */

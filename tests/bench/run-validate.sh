@@ -59,5 +59,5 @@ for n in 100 1000 10000; do
 		"$(awk -v k="$dm" 'BEGIN{printf "%.1f", k / 1024}')" "$at" "$ratio"
 done
 echo
-echo "phases, in process (CPU time; no output rendering):"
+echo "phases, in process (CPU time of both threads, and wall; no output rendering):"
 "$out/tests/bench-pipeline" "$out/plan-10000.yaml" "$runs"

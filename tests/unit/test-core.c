@@ -33,6 +33,44 @@ TEST(strbuf_max)
 	dr_strbuf_release(&sb);
 }
 
+/* addf formats into the free space first: each way out of that path. */
+TEST(strbuf_addf_paths)
+{
+	dr_strbuf sb = DR_STRBUF_INIT;
+	char big[1000];
+	size_t i, len;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	/* Empty buffer, longer than the stack scratch. */
+	CHECK_INT(dr_strbuf_addf(&sb, "<%s>", big), 0);
+	CHECK_INT(sb.len, 1001);
+	CHECK(sb.buf[0] == '<' && sb.buf[1000] == '>' && sb.buf[1001] == '\0');
+	dr_strbuf_release(&sb);
+	/* Many small ones: some fit the free space, some grow it. */
+	for (i = 0; i < 500; i++)
+		CHECK_INT(dr_strbuf_addf(&sb, "%zu,", i % 10), 0);
+	CHECK_INT(sb.len, 1000);
+	CHECK(!memcmp(sb.buf, "0,1,2,3,4,5,6,7,8,9,0,", 22));
+	CHECK_STR(sb.buf + 980, "0,1,2,3,4,5,6,7,8,9,");
+	/* Room in the buffer but not under max: refused, buffer unchanged. */
+	len = sb.len;
+	sb.max = len + 3;
+	CHECK_INT(dr_strbuf_addf(&sb, "%s", "abcd"), DR_ELIMIT);
+	CHECK_INT(sb.len, len);
+	CHECK_STR(sb.buf + 980, "0,1,2,3,4,5,6,7,8,9,");
+	CHECK_INT(dr_strbuf_addf(&sb, "%s", "abc"), 0);
+	CHECK_STR(sb.buf + 980, "0,1,2,3,4,5,6,7,8,9,abc");
+	dr_strbuf_release(&sb);
+	/* An empty buffer with a max. */
+	sb.max = 3;
+	CHECK_INT(dr_strbuf_addf(&sb, "%d", 1234), DR_ELIMIT);
+	CHECK_STR(sb.buf, "");
+	CHECK_INT(dr_strbuf_addf(&sb, "%d", 123), 0);
+	CHECK_STR(sb.buf, "123");
+	dr_strbuf_release(&sb);
+}
+
 TEST(strbuf_escape)
 {
 	dr_strbuf sb = DR_STRBUF_INIT;
@@ -89,6 +127,15 @@ TEST(duration)
 	CHECK_STR(buf, "0s");
 	dr_format_duration(1500, buf, sizeof(buf));
 	CHECK_STR(buf, "1s500ms");
+	dr_format_duration(UINT64_MAX, buf, sizeof(buf));
+	CHECK_STR(buf, "213503982334d14h25m51s615ms");
+	/* A short buffer keeps the prefix that fits, like snprintf. */
+	dr_format_duration(5400000, buf, 5);
+	CHECK_STR(buf, "1h30");
+	dr_format_duration(0, buf, 2);
+	CHECK_STR(buf, "0");
+	dr_format_duration(86400000, buf, 1);
+	CHECK_STR(buf, "");
 }
 
 TEST(ipv4)
@@ -159,6 +206,7 @@ int main(void)
 {
 	RUN(strbuf_basic);
 	RUN(strbuf_max);
+	RUN(strbuf_addf_paths);
 	RUN(strbuf_escape);
 	RUN(arena);
 	RUN(duration);

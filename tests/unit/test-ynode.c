@@ -718,7 +718,104 @@ TEST(to_json_round_trip)
 	json_decref(got);
 }
 
-int main(void)
+/* Everything a load leaves: tree with positions, and the diagnostics. */
+static void dump(dr_strbuf *sb, const dr_ynode *n)
+{
+	size_t i;
+
+	if (!n) {
+		dr_strbuf_addstr(sb, "~");
+		return;
+	}
+	dr_strbuf_addf(sb, "%d:%d:", n->line, n->col);
+	if (n->kind == DR_YNODE_SCALAR) {
+		dr_strbuf_addf(sb, "%d'%s' ", (int)n->type, n->str);
+		return;
+	}
+	dr_strbuf_addstr(sb, n->kind == DR_YNODE_MAP ? "{" : "[");
+	for (i = 0; i < n->n; i++) {
+		if (n->kind == DR_YNODE_MAP) {
+			dump(sb, n->keys[i]);
+			dr_strbuf_addstr(sb, "= ");
+		}
+		dump(sb, n->items[i]);
+	}
+	dr_strbuf_addstr(sb, n->kind == DR_YNODE_MAP ? "} " : "] ");
+}
+
+static char *load_dump(const char *text, size_t len)
+{
+	dr_strbuf sb = DR_STRBUF_INIT;
+	const dr_ynode *root = loadn(text, len);
+	size_t i;
+
+	dr_strbuf_addf(&sb, "rc %d\n", rc);
+	dump(&sb, root);
+	for (i = 0; i < dr_diags_len(diags); i++) {
+		const dr_diag *g = dr_diags_get(diags, i);
+
+		dr_strbuf_addf(&sb, "\n%s note=%s", diag(i),
+			       g->note ? g->note : "-");
+	}
+	return dr_strbuf_detach(&sb, NULL);
+}
+
+/*
+ * Large texts are parsed on a second thread (dr_yaml_set_pipe_min): the
+ * same texts loaded both ways must leave the same tree and diagnostics,
+ * also when loading stops early and far beyond the events in flight.
+ */
+TEST(piped_same_as_inline)
+{
+	dr_strbuf base = DR_STRBUF_INIT, t = DR_STRBUF_INIT;
+	size_t old = dr_yaml_set_pipe_min(0), k;
+	int i;
+
+	/* 30,000 entries (over 60,000 events: many times the ring), with
+	 * anchors, aliases, merges, non-ASCII text and a duplicate key. */
+	dr_strbuf_addstr(&base, "base: &b {x: 1, y: [a, b]}\n"
+				"list:\n");
+	for (i = 0; i < 30000; i++)
+		dr_strbuf_addf(&base, "  - {<<: *b, n: %d, s: \"\xc3\xa9%d\", "
+				      "t: !!str %d}\n", i, i, i);
+	dr_strbuf_addstr(&base, "dup: 1\ndup: 2\n");
+	for (k = 0; k < 4; k++) {
+		char *a, *b;
+
+		dr_strbuf_reset(&t);
+		dr_strbuf_add(&t, base.buf, base.len);
+		if (k == 1)
+			dr_strbuf_addstr(&t, "end: [1, 2\n"); /* syntax error */
+		if (k == 2)
+			dr_strbuf_addstr(&t, "---\nsecond: doc\n");
+		if (k == 3)
+			dr_strbuf_setlen(&t, base.len / 2); /* cut mid-line */
+		dr_yaml_set_pipe_min((size_t)-1);
+		a = load_dump(t.buf, t.len);
+		dr_yaml_set_pipe_min(0);
+		b = load_dump(t.buf, t.len);
+		CHECK_INT(strcmp(a, b), 0);
+		if (k == 0 || k == 2)
+			CHECK(strlen(a) > 1000000);
+		if (k == 2)
+			CHECK(strstr(a, "[YAML-MULTI-DOC]") != NULL);
+		if (k == 0 || k == 2)
+			CHECK(strstr(a, "[YAML-DUPLICATE-KEY]") != NULL);
+		if (k == 1)
+			CHECK(strstr(a, "30006:1: error: did not find expected "
+					"',' or ']' (while parsing a flow sequence "
+					"that starts at line 30005, column 6)") != NULL);
+		if (k == 3)
+			CHECK(strstr(a, "[YAML-SYNTAX]") != NULL);
+		free(a);
+		free(b);
+	}
+	dr_yaml_set_pipe_min(old);
+	dr_strbuf_release(&base);
+	dr_strbuf_release(&t);
+}
+
+static void run_all(void)
 {
 	RUN(positions_block);
 	RUN(positions_flow_and_utf8);
@@ -741,6 +838,18 @@ int main(void)
 	RUN(type_names_and_diag_at);
 	RUN(to_json_round_trip);
 	RUN(duplicate_keys_interned);
+}
+
+int main(void)
+{
+	size_t old;
+
+	run_all();
+	/* Again with every text parsed on a second thread. */
+	old = dr_yaml_set_pipe_min(0);
+	run_all();
+	dr_yaml_set_pipe_min(old);
+	RUN(piped_same_as_inline);
 	dr_diags_free(diags);
 	dr_arena_free(arena);
 	return test_summary();
