@@ -31,6 +31,10 @@ struct lossy {
 	dr_store *real;
 	enum lossy_mode mode;
 	int renews, failed;
+	/* The store is down: every call fails with DR_EIO; with land_first
+	 * the first append still lands (its reply is what got lost). */
+	bool down, land_first;
+	int refused;
 };
 
 struct lossy_lock {
@@ -43,20 +47,40 @@ static dr_store *real_of(dr_store *s)
 	return ((struct lossy *)s)->real;
 }
 
+static int l_down(dr_store *s)
+{
+	struct lossy *f = (struct lossy *)s;
+
+	if (!f->down)
+		return 0;
+	f->refused++;
+	return dr_error_set(DR_EIO, "state store %s: lossy: unreachable", s->spec);
+}
+
 static int l_append(dr_store *s, const char *key, const void *data, size_t len,
 		    uint64_t expected)
 {
-	return dr_store_append(real_of(s), key, data, len, expected);
+	struct lossy *f = (struct lossy *)s;
+
+	if (f->down && f->land_first) {
+		f->land_first = false;
+		dr_store_append(real_of(s), key, data, len, expected);
+	}
+	return l_down(s) ? DR_EIO : dr_store_append(real_of(s), key, data, len, expected);
 }
 
 static int l_read(dr_store *s, const char *key, uint64_t off, size_t max, dr_strbuf *out)
 {
+	if (l_down(s))
+		return DR_EIO;
 	return max ? dr_store_read_range(real_of(s), key, off, max, out)
 		   : dr_store_read(real_of(s), key, out);
 }
 
 static int l_size(dr_store *s, const char *key, uint64_t *size)
 {
+	if (l_down(s))
+		return DR_EIO;
 	return dr_store_size(real_of(s), key, size);
 }
 
@@ -68,11 +92,15 @@ static int l_truncate(dr_store *s, const char *key, uint64_t n, uint64_t expecte
 static int l_put(dr_store *s, const char *key, const void *data, size_t len,
 		 const char *if_match, char **nv)
 {
+	if (l_down(s))
+		return DR_EIO;
 	return dr_store_put(real_of(s), key, data, len, if_match, nv);
 }
 
 static int l_get(dr_store *s, const char *key, dr_strbuf *out, char **version)
 {
+	if (l_down(s))
+		return DR_EIO;
 	return dr_store_get(real_of(s), key, out, version);
 }
 
@@ -110,6 +138,8 @@ static int l_renew(dr_store_lock *base)
 	struct lossy_lock *l = (struct lossy_lock *)base;
 
 	f->renews++;
+	if (l_down(base->store))
+		return DR_EIO;
 	switch (f->mode) {
 	case LOSSY_CONFLICT:
 		f->failed++;
@@ -173,6 +203,7 @@ struct trig {
 	struct lossy *f;
 	const char *step;       /* when this step starts running ... */
 	enum lossy_mode mode;   /* ... renewals go this way */
+	bool down;              /* ... or the store goes down */
 };
 
 static void on_event(void *ctx, const json_t *ev)
@@ -184,6 +215,7 @@ static void on_event(void *ctx, const json_t *ev)
 	env_on_event(t->E, ev);
 	if (t->step && step && to && !strcmp(step, t->step) && !strcmp(to, "running")) {
 		t->f->mode = t->mode;
+		t->f->down = t->down;
 		t->step = NULL;
 	}
 }
@@ -323,7 +355,7 @@ TEST(lock_lost_mid_job)
 	env_init(&E, false, NULL);
 	lk_plan(&E);
 	lossy_init(&f, E.store);
-	t = (struct trig){ &E, &f, "g001/m00003/failover", LOSSY_CONFLICT };
+	t = (struct trig){ &E, &f, "g001/m00003/failover", LOSSY_CONFLICT, false };
 
 	env_proc_new(&E, NULL);
 	env_opts(&E, &o);
@@ -429,7 +461,7 @@ TEST(renew_failures)
 		lk_plan(&E);
 		lossy_init(&f, E.store);
 		t = (struct trig){ &E, &f, "g001/m00003/failover",
-				   whole ? LOSSY_EIO : LOSSY_EIO_ONCE };
+				   whole ? LOSSY_EIO : LOSSY_EIO_ONCE, false };
 		env_proc_new(&E, NULL);
 		env_opts(&E, &o);
 		o.store = &f.base;
@@ -460,6 +492,67 @@ TEST(renew_failures)
 		CHECK_INT(resume_as(&E, id, "second@runner2"), 0);
 		CHECK_STR(status_str(&E, id, "status", NULL, NULL), "succeeded");
 		CHECK_INT(ops_not_once(&E), 0);
+		env_release(&E);
+	}
+}
+
+/*
+ * The store goes down in the middle of a failover (Azurite stopped): the
+ * job stops at its next write, as a crash would leave it; once the store
+ * is back another process resumes it and every operation happens once.
+ * Twice: the requests refused, and the first append landing with its
+ * reply lost.
+ */
+TEST(store_down_mid_failover)
+{
+	for (int landed = 0; landed < 2; landed++) {
+		env E;
+		struct lossy f;
+		struct trig t;
+		dr_job_opts o;
+		dr_job *j = NULL;
+		char id[32];
+		int total;
+
+		snprintf(id, sizeof(id), "lk-down-%d", landed);
+		env_init(&E, false, NULL);
+		lk_plan(&E);
+		lossy_init(&f, E.store);
+		f.land_first = landed;
+		t = (struct trig){ &E, &f, "g001/m00004/failover", LOSSY_OK, true };
+		env_proc_new(&E, NULL);
+		env_opts(&E, &o);
+		o.store = &f.base;
+		o.on_event = on_event;
+		o.ctx = &t;
+		o.lock_ttl_ms = 3000;
+		CHECK_INT(dr_job_start(E.plan, E.graph, &o, id, &j), 0);
+		CHECK_INT(dr_job_run(j), DR_EIO);
+		CHECK(f.refused >= 1);
+		dr_sim_free(E.sim);
+		E.sim = NULL;
+		dr_job_free(j);
+		env_proc_free(&E);
+		/* Back up: resumed elsewhere, to the gate and the end. */
+		f.down = false;
+		CHECK_INT(resume_as(&E, id, "second@runner2"), DR_EAGAIN);
+		CHECK_INT(ctl(&E, id, "{\"action\":\"approve\"}"), 0);
+		CHECK_INT(resume_as(&E, id, "second@runner2"), 0);
+		CHECK_STR(status_str(&E, id, "status", NULL, NULL), "succeeded");
+		CHECK_INT(ops_not_once(&E), 0);
+		{
+			struct jcount c = { json_object(), json_object(), 0, 0 };
+			dr_journal_replay_info info;
+
+			CHECK_INT(dr_journal_replay(E.store, id, jcount_cb, &c, &info), 0);
+			CHECK_INT(info.torn, 0);
+			CHECK_INT(doubled(c.intents, &total), 0);
+			CHECK_INT(total, 24);
+			CHECK_INT(doubled(c.running, &total), 0);
+			CHECK_INT(c.resumes, 2);
+			json_decref(c.intents);
+			json_decref(c.running);
+		}
 		env_release(&E);
 	}
 }
@@ -504,6 +597,7 @@ int main(void)
 		return 1;
 	RUN(lock_lost_mid_job);
 	RUN(renew_failures);
+	RUN(store_down_mid_failover);
 	RUN(renews_while_running);
 	return test_summary();
 }
