@@ -253,6 +253,9 @@ struct dr_job {
 	size_t nx, ax;
 	dr_arena *xa;               /* their ids and points */
 	dr_net *net;                /* ours, when opts.net is NULL */
+	dr_timer *renew_timer;      /* keeps the locks' leases */
+	uint64_t renewed_ms;        /* loop time of the last good renewal */
+	bool lock_lost;             /* start nothing; stop when idle */
 };
 
 static void schedule(dr_job *j);
@@ -651,7 +654,7 @@ static void sched_cb(dr_loop *loop, void *ud)
 	j->sched_queued = false;
 	if (j->fatal)
 		return;
-	while (j->rh < j->rn && !j->halt && !j->cancel && !j->fatal) {
+	while (j->rh < j->rn && !j->halt && !j->cancel && !j->fatal && !j->lock_lost) {
 		size_t i = j->ready[j->rh++];
 
 		if (j->xs[i].st != DR_SS_READY)
@@ -2304,6 +2307,74 @@ static void ctl_timer_cb(dr_loop *loop, void *ud)
 					     ? j->o.control_poll_ms : 1000, ctl_timer_cb, j);
 }
 
+/* ---- the plan lock ----------------------------------------------------- */
+
+static unsigned lock_ttl(const dr_job *j)
+{
+	return j->o.lock_ttl_ms ? j->o.lock_ttl_ms : DR_JOB_LOCK_TTL_MS;
+}
+
+static void renew_cb(dr_loop *loop, void *ud);
+
+static void arm_renew(dr_job *j)
+{
+	unsigned every = lock_ttl(j) / 3;
+
+	if (!j->renew_timer && !j->fatal && !j->ended && !j->lock_lost)
+		j->renew_timer = dr_loop_timer(j->o.loop, every ? every : 1, renew_cb, j);
+}
+
+/*
+ * The lease is gone (or may be): another runner may take the lock and
+ * resume the job, so start nothing more. What runs finishes and is
+ * journaled; lock_park() then stops the job.
+ */
+static void lock_lost(dr_job *j, const char *why)
+{
+	j->lock_lost = true;
+	warn(j, (size_t)-1, "lock '%s' lost (%s): starting no new steps; the steps in "
+	     "flight finish, then the job stops and can be resumed with `drplan job "
+	     "resume %s`", j->p->name.v, why, j->id);
+	schedule(j);
+}
+
+static void renew_cb(dr_loop *loop, void *ud)
+{
+	dr_job *j = ud;
+	int rc;
+
+	j->renew_timer = NULL;
+	if (j->fatal || j->ended || j->lock_lost)
+		return;
+	rc = dr_store_lock_renew(j->lock);
+	if (rc == 0 && j->sim_lock)
+		rc = dr_store_lock_renew(j->sim_lock);
+	if (rc == 0) {
+		j->renewed_ms = dr_loop_now(loop);
+	} else if (rc == DR_ECONFLICT || dr_loop_now(loop) - j->renewed_ms >= lock_ttl(j)) {
+		/* Refused, or not renewed for a whole lease: it has expired. */
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", dr_error_msg());
+		lock_lost(j, why);
+		return;
+	}
+	arm_renew(j);
+}
+
+/* With the lock lost: stop once nothing is in flight (true: stopped or
+ * still waiting for steps in flight; the caller does nothing more). */
+static bool lock_park(dr_job *j)
+{
+	if (j->fatal || j->ended)
+		return true;
+	for (size_t i = 0; i < j->n + j->nx; i++)
+		if (j->xs[i].st == DR_SS_RUNNING && gstep(j, i)->kind != DR_STEP_WAIT)
+			return true;
+	set_fatal(j, DR_ECONFLICT);
+	return true;
+}
+
 /* ---- the end ----------------------------------------------------------- */
 
 static void end_job(dr_job *j, dr_job_status_code st, const char *msg)
@@ -2328,10 +2399,14 @@ static void end_job(dr_job *j, dr_job_status_code st, const char *msg)
 	emit(j, "job-finished", rec);
 }
 
+static bool lock_park(dr_job *j);
+
 static void check_done(dr_job *j)
 {
 	size_t done;
 
+	if (j->lock_lost && lock_park(j))
+		return;
 	if (j->fatal || j->ended || j->cnt[DR_SS_RUNNING] > 0)
 		return;
 	if (j->rh < j->rn && !j->halt && !j->cancel)
@@ -2466,13 +2541,14 @@ static int take_locks(dr_job *j)
 		      (int)getpid(), "since", since, "by", j->by);
 	hs = json_dumps(h, JSON_COMPACT);
 	json_decref(h);
-	rc = dr_store_lock_acquire(j->o.store, j->p->name.v, hs, 0, &j->lock, &holder);
+	rc = dr_store_lock_acquire(j->o.store, j->p->name.v, hs, lock_ttl(j), &j->lock, &holder);
 	free(holder);
 	if (rc == 0 && j->o.persist_sim && dr_provider_sim(j->o.provider)) {
 		/* The simulator's state is one object shared by every plan:
 		 * one process at a time may own it. */
 		holder = NULL;
-		rc = dr_store_lock_acquire(j->o.store, "sim-state", hs, 0, &j->sim_lock, &holder);
+		rc = dr_store_lock_acquire(j->o.store, "sim-state", hs, lock_ttl(j), &j->sim_lock,
+					   &holder);
 		free(holder);
 	}
 	free(hs);
@@ -2857,7 +2933,17 @@ int dr_job_launch(dr_job *j)
 	if (!j->ctl_timer && !j->fatal && !j->ended)
 		j->ctl_timer = dr_loop_timer(j->o.loop, j->o.control_poll_ms
 					     ? j->o.control_poll_ms : 1000, ctl_timer_cb, j);
+	j->renewed_ms = dr_loop_now(j->o.loop);
+	arm_renew(j);
 	return 0;
+}
+
+/* A lost lock's message; the job is stopped (j->fatal). */
+static int lock_lost_error(dr_job *j)
+{
+	return dr_error_set(DR_ECONFLICT, "job %s: lock '%s' lost: the job stopped (no new "
+			    "steps were started); resume it with `drplan job resume %s`",
+			    j->id, j->p->name.v, j->id);
 }
 
 int dr_job_check(dr_job *j)
@@ -2868,6 +2954,10 @@ int dr_job_check(dr_job *j)
 		return 0;
 	dr_loop_timer_cancel(j->o.loop, j->ctl_timer);
 	j->ctl_timer = NULL;
+	dr_loop_timer_cancel(j->o.loop, j->renew_timer);
+	j->renew_timer = NULL;
+	if (j->fatal && j->lock_lost)
+		return lock_lost_error(j);
 	if (j->fatal) {
 		if (j->fatal != DR_ECANCELLED && !*dr_error_msg())
 			dr_error_set(j->fatal, "job %s: the journal could not be written", j->id);
@@ -2890,6 +2980,8 @@ int dr_job_run(dr_job *j)
 			j->detached = true;
 			dr_loop_timer_cancel(j->o.loop, j->ctl_timer);
 			j->ctl_timer = NULL;
+			dr_loop_timer_cancel(j->o.loop, j->renew_timer);
+			j->renew_timer = NULL;
 			emit(j, "job-detached",
 			     json_pack("{s:s}", "message", "waiting for people; the job can "
 				       "be approved/continued and resumed later"));
@@ -2909,6 +3001,10 @@ int dr_job_run(dr_job *j)
 	}
 	dr_loop_timer_cancel(j->o.loop, j->ctl_timer);
 	j->ctl_timer = NULL;
+	dr_loop_timer_cancel(j->o.loop, j->renew_timer);
+	j->renew_timer = NULL;
+	if (j->fatal && j->lock_lost)
+		return lock_lost_error(j);
 	if (j->fatal) {
 		if (j->fatal != DR_ECANCELLED && !*dr_error_msg())
 			dr_error_set(j->fatal, "job %s: the journal could not be written", j->id);
@@ -2956,6 +3052,7 @@ void dr_job_free(dr_job *j)
 		if (j->flush_defer)
 			dr_loop_defer_cancel(j->o.loop, j->flush_defer);
 		dr_loop_timer_cancel(j->o.loop, j->ctl_timer);
+		dr_loop_timer_cancel(j->o.loop, j->renew_timer);
 		if (j->sched_defer)
 			dr_loop_defer_cancel(j->o.loop, j->sched_defer);
 	}

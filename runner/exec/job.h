@@ -111,6 +111,9 @@ const char *dr_job_status_name(dr_job_status_code s);
  */
 typedef void (*dr_job_event_fn)(void *ctx, const json_t *event);
 
+/* Default lease of the plan lock (Azure's longest finite blob lease). */
+#define DR_JOB_LOCK_TTL_MS 60000u
+
 typedef struct dr_job_opts {
 	dr_store *store;
 	dr_provider *provider;
@@ -144,6 +147,18 @@ typedef struct dr_job_opts {
 	 * dir>/lua; exec/hookctx.h); hook file paths are relative to the
 	 * plan's directory. */
 	const char *lua_dir;
+	/*
+	 * Lease of the plan (and simulator state) locks in ms; 0:
+	 * DR_JOB_LOCK_TTL_MS. The job renews them every lock_ttl_ms / 3 of
+	 * loop time from dr_job_run() / dr_job_launch() on (not while
+	 * detached). When a renewal says the lock is lost (DR_ECONFLICT, or
+	 * no renewal has worked for lock_ttl_ms) the job starts no new step
+	 * and says so (a journaled "warning"); steps in flight finish and
+	 * are journaled; then dr_job_run() (or dr_job_check()) returns
+	 * DR_ECONFLICT, the job left resumable by whoever takes the lock
+	 * next.
+	 */
+	unsigned lock_ttl_ms;
 	/* Extra fields for the journal header (borrowed; e.g. plan_digest). */
 	json_t *header;
 	/*
@@ -202,8 +217,9 @@ int dr_job_resume(const char *job_id, const dr_plan *p, const dr_graph *g,
  * or it waits for people with detach_when_waiting (DR_EAGAIN), or it must
  * stop (DR_EIO and friends: the journal or store failed; the job is left
  * as a crash would leave it and can be resumed; provider calls may still
- * be in flight: free the provider before the job). DR_ECANCELLED when a
- * crash_point fired. May be called again after DR_EAGAIN.
+ * be in flight: free the provider before the job). DR_ECONFLICT when the
+ * plan lock was lost (see lock_ttl_ms). DR_ECANCELLED when a crash_point
+ * fired. May be called again after DR_EAGAIN.
  */
 int dr_job_run(dr_job *j);
 

@@ -13,6 +13,8 @@
  *
  * usage: test-azure-faults ARMEMU WORKDIR
  */
+#include "teststore.h"
+
 #include "test.h"
 
 #include "azemu.h"
@@ -24,6 +26,7 @@
 #include "exec/job.h"
 #include "exec/loop.h"
 #include "graph/graph.h"
+#include "journal/journal.h"
 #include "journal/store.h"
 #include "plan/plan.h"
 #include "provider/azure.h"
@@ -129,6 +132,32 @@ static void on_event(void *ctx, const json_t *ev)
 	}
 }
 
+/*
+ * The state store of a world whose files are under dir: dir/state, or
+ * with $DRPLAN_TEST_STORE=azblob://... a prefix under it named after dir
+ * (unique per run: dir holds the pid), so a second world_open() on the
+ * same dir finds the same store (teststore.h).
+ */
+static void store_spec(const char *dir, char *out, size_t n)
+{
+	const char *tail = dir + strlen(dir);
+	size_t k;
+
+	if (dr_test_store_is_dir()) {
+		snprintf(out, n, "%s/state", dir);
+		return;
+	}
+	for (int slashes = 0; tail > dir; tail--)
+		if (tail[-1] == '/' && ++slashes == 2)
+			break;
+	snprintf(out, n, "%s/", dr_test_store_base());
+	k = strlen(out);
+	for (; *tail && k + 1 < n; tail++)
+		out[k++] = (*tail >= 'a' && *tail <= 'z') || (*tail >= 'A' && *tail <= 'Z') ||
+			   (*tail >= '0' && *tail <= '9') ? *tail : '-';
+	out[k] = '\0';
+}
+
 static int world_open(world *w, const azemu *e, size_t n, const char *dir, long timeout_ms,
 		      long pace_step_ms)
 {
@@ -145,7 +174,7 @@ static int world_open(world *w, const azemu *e, size_t n, const char *dir, long 
 				    &w->p)) < 0)
 		return rc;
 	dr_loop_new(NULL, &w->l);
-	snprintf(store, sizeof(store), "%s/state", dir);
+	store_spec(dir, store, sizeof(store));
 	if ((rc = dr_store_open(store, DR_STORE_CREATE, &w->s)) < 0)
 		return rc;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", e->port);
@@ -394,20 +423,25 @@ TEST(faults_during_a_failover)
 	}
 }
 
-/* Lines of job id's journal (store under dir) that contain what. */
-static long journal_count(const char *dir, const char *id, const char *what)
+/* Lines of job id's journal that contain what (through the store). */
+static long journal_count(dr_store *st, const char *id, const char *what)
 {
-	char path[1600], line[8192];
-	FILE *f;
-	long n = 0;
+	dr_strbuf key = DR_STRBUF_INIT, buf = DR_STRBUF_INIT;
+	long n = -1;
 
-	snprintf(path, sizeof(path), "%s/state/jobs/%s/journal", dir, id);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, what))
-			n++;
-	fclose(f);
+	dr_journal_key(id, &key);
+	if (dr_store_read(st, key.buf, &buf) == 0) {
+		n = 0;
+		for (char *line = buf.buf, *nl; *line; line = nl + 1) {
+			nl = strchr(line, '\n');
+			if (!nl)
+				nl = line + strlen(line) - 1;
+			if (memmem(line, (size_t)(nl - line + 1), what, strlen(what)))
+				n++;
+		}
+	}
+	dr_strbuf_release(&key);
+	dr_strbuf_release(&buf);
 	return n;
 }
 
@@ -503,7 +537,7 @@ TEST(crash_and_resume)
 	CHECK_INT(not_once(&e, &w, 50), 0);
 	/* 29 accepted records were written before the crash (the 30th
 	 * start's was not): every other failover ASR accepted was adopted. */
-	CHECK_INT(journal_count(dir, id, "\"type\":\"adopted\""), started - 29);
+	CHECK_INT(journal_count(w.s, id, "\"type\":\"adopted\""), started - 29);
 	dr_provider_free(w.prov);
 	w.prov = NULL;
 	dr_job_free(j);

@@ -5,6 +5,8 @@
  *
  * usage: test-azure-job ARMEMU WORKDIR
  */
+#include "teststore.h"
+
 #include "test.h"
 
 #include "azemu.h"
@@ -91,6 +93,32 @@ static void on_event(void *ctx, const json_t *ev)
 	}
 }
 
+/*
+ * The state store of a world whose files are under dir: dir/state, or
+ * with $DRPLAN_TEST_STORE=azblob://... a prefix under it named after dir
+ * (unique per run: dir holds the pid), so a second world_open() on the
+ * same dir finds the same store (teststore.h).
+ */
+static void store_spec(const char *dir, char *out, size_t n)
+{
+	const char *tail = dir + strlen(dir);
+	size_t k;
+
+	if (dr_test_store_is_dir()) {
+		snprintf(out, n, "%s/state", dir);
+		return;
+	}
+	for (int slashes = 0; tail > dir; tail--)
+		if (tail[-1] == '/' && ++slashes == 2)
+			break;
+	snprintf(out, n, "%s/", dr_test_store_base());
+	k = strlen(out);
+	for (; *tail && k + 1 < n; tail++)
+		out[k++] = (*tail >= 'a' && *tail <= 'z') || (*tail >= 'A' && *tail <= 'Z') ||
+			   (*tail >= '0' && *tail <= '9') ? *tail : '-';
+	out[k] = '\0';
+}
+
 typedef struct world {
 	dr_arena *a;
 	dr_diags *d;
@@ -114,7 +142,7 @@ static int world_open(world *w)
 				    w->d, &w->p)) < 0)
 		return rc;
 	dr_loop_new(NULL, &w->l);
-	snprintf(store, sizeof(store), "%s/state", g_dir);
+	store_spec(g_dir, store, sizeof(store));
 	if ((rc = dr_store_open(store, DR_STORE_CREATE, &w->s)) < 0)
 		return rc;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", g_emu_proc.port);

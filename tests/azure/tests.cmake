@@ -15,14 +15,19 @@ else()
   message(STATUS "azure: ARM emulator not built: azure provider tests skipped")
 endif()
 
+# The job tests below are store tests too: with the Azurite launcher each
+# runs again as NAME@azblob, its journals and locks in Azurite
+# (tests/store-tests.cmake).
+include(${CMAKE_SOURCE_DIR}/tests/store-tests.cmake)
+
 # End to end with the executor, once runner/exec/job.h is in the tree.
 if(TARGET armemu AND EXISTS ${CMAKE_SOURCE_DIR}/runner/exec/job.h)
   add_executable(test-azure-job ${CMAKE_CURRENT_LIST_DIR}/test-azure-job.c)
   target_link_libraries(test-azure-job PRIVATE dr_core)
   target_include_directories(test-azure-job PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
-  add_test(NAME azure/test-azure-job
-           COMMAND test-azure-job $<TARGET_FILE:armemu> ${CMAKE_CURRENT_BINARY_DIR}/azure-work)
-  set_tests_properties(azure/test-azure-job PROPERTIES TIMEOUT 300)
+  dr_add_store_test(NAME azure/test-azure-job
+                    COMMAND test-azure-job $<TARGET_FILE:armemu> ${CMAKE_CURRENT_BINARY_DIR}/azure-work
+                    TIMEOUT 300)
 elseif(TARGET armemu)
   message(STATUS "azure: no runner/exec/job.h yet: end-to-end job test skipped")
 endif()
@@ -33,9 +38,9 @@ if(TARGET armemu AND EXISTS ${CMAKE_SOURCE_DIR}/runner/exec/job.h)
   add_executable(test-azure-faults ${CMAKE_CURRENT_LIST_DIR}/test-azure-faults.c)
   target_link_libraries(test-azure-faults PRIVATE dr_core)
   target_include_directories(test-azure-faults PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
-  add_test(NAME azure/faults-200
-           COMMAND test-azure-faults $<TARGET_FILE:armemu> ${CMAKE_CURRENT_BINARY_DIR}/azure-work)
-  set_tests_properties(azure/faults-200 PROPERTIES TIMEOUT 400)
+  dr_add_store_test(NAME azure/faults-200
+                    COMMAND test-azure-faults $<TARGET_FILE:armemu> ${CMAKE_CURRENT_BINARY_DIR}/azure-work
+                    TIMEOUT 400 AZBLOB_TIMEOUT 900)
 endif()
 
 # The CLI end to end: drplan and armemu binaries, the four stages and a

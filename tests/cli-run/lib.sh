@@ -1,6 +1,8 @@
 # lib.sh: what the tests/cli-run scripts share. Source it after setting
 # drplan=$1 src=$2. Gives: $tmp (removed at exit), a state store in
-# $DRPLAN_STATE_DIR, ok/bad/has/hasnt/expect_rc, run (sets rc, out, err),
+# $DRPLAN_STATE_DIR (see fresh_state), $store_kind (dir or azblob) and
+# dir_only WHY (false, after saying so, when the store is not a
+# directory), ok/bad/has/hasnt/expect_rc, run (sets rc, out, err),
 # job_id (the id from the last run's first line), and erp_copy DIR: a copy
 # of plans/erp.yaml whose Lua hooks are stubs (the simulator has no
 # network for hooks to probe) and whose approver key keys/ops.pub is a
@@ -8,8 +10,36 @@
 # DRPLAN_APPROVAL_KEY so `job approve` signs.
 set -u
 tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-export DRPLAN_STATE_DIR=$tmp/state
+trap 'rm -rf "$tmp" ${state_base:+"$state_base"}' EXIT
+# The state store, from $DRPLAN_TEST_STORE as a base, as
+# tests/unit/teststore.h does for the C tests: unset, $tmp/state (as it
+# always was); a directory, a fresh directory under it; azblob://..., a
+# fresh prefix under it (tests/azurite/with-azurite.sh sets it). A store
+# that does not exist yet: the first run creates it. fresh_state moves on
+# to another new, empty store of the same kind.
+state_n=0 state_base=
+case "${DRPLAN_TEST_STORE:-}" in
+"") store_kind=dir ;;
+azblob://*) store_kind=azblob ;;
+*) store_kind=dir; state_base=$(mktemp -d "$DRPLAN_TEST_STORE/drplan-cli-XXXXXX") || exit 1 ;;
+esac
+fresh_state() {
+	state_n=$((state_n + 1))
+	local sfx=
+	[ $state_n -gt 1 ] && sfx=$state_n
+	case "$store_kind:${DRPLAN_TEST_STORE:-}" in
+	dir:) DRPLAN_STATE_DIR=$tmp/state$sfx ;;
+	dir:*) DRPLAN_STATE_DIR=$state_base/state$sfx ;;
+	azblob:*) DRPLAN_STATE_DIR=${DRPLAN_TEST_STORE%/}/$(basename "$0" .sh)-$$-$RANDOM$sfx ;;
+	esac
+	export DRPLAN_STATE_DIR
+}
+fresh_state
+dir_only() {
+	[ "$store_kind" = dir ] && return 0
+	echo "skip under $store_kind: $1 (directory store only)"
+	return 1
+}
 export DRPLAN_SIM_SCALE=${DRPLAN_SIM_SCALE:-0.0001}
 unset DRPLAN_SIM_FAULTS DRPLAN_STATE
 pass=0 fail=0

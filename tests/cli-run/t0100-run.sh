@@ -19,7 +19,9 @@ done
 run failover --dry-run --recovery-point latest -j 1 "$plan"
 "$drplan" plan failover --recovery-point latest -j 1 "$plan" >"$tmp/plan.txt" 2>/dev/null
 [ "$out" = "$(cat "$tmp/plan.txt")" ] && ok || bad "--dry-run with options differs"
-[ ! -e "$DRPLAN_STATE_DIR" ] && ok || bad "--dry-run created the state store"
+if dir_only "--dry-run leaves no state directory behind"; then
+	[ ! -e "$DRPLAN_STATE_DIR" ] && ok || bad "--dry-run created the state store"
+fi
 
 # Drill, to completion with cleanup, for each recovery point choice.
 for rp in "" latest latest-processed latest-app-consistent; do

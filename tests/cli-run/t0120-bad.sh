@@ -8,10 +8,13 @@ drplan=$1 src=$2
 erp_copy "$tmp/repo"
 plan=$tmp/repo/plans/erp.yaml
 
-# No state store yet.
-run job list
-expect_rc 3 "job list without a state store"
-has "$err" "state store $tmp/state" "names the store"
+# No state store yet (a directory store that does not exist; an Azure
+# container always "exists", its prefix merely holds nothing yet).
+if dir_only "job list without a state directory"; then
+	run job list
+	expect_rc 3 "job list without a state store"
+	has "$err" "state store $DRPLAN_STATE_DIR" "names the store"
+fi
 run job list --state "$tmp/nowhere"
 expect_rc 3 "job list --state missing dir"
 has "$err" "$tmp/nowhere" "names the missing dir"
@@ -39,21 +42,27 @@ run job show
 expect_rc 2 "job show without an id"
 
 # Torn tail: cut the last record in half; show reports it, resume works.
+# A torn tail is what a crash leaves in a file; stores with atomic appends
+# have none, so elsewhere the job just goes on.
 run failover --detach "$plan"
 expect_rc 5 "failover --detach"
 fid=$(job_id)
-j=$tmp/state/jobs/$fid/journal
-size=$(stat -c %s "$j")
-last=$(tail -n 1 "$j" | wc -c)
-truncate -s $((size - last / 2)) "$j"
-run job show "$fid"
-expect_rc 0 "job show with a torn tail"
-has "$out" "torn tail: $((last - last / 2)) bytes at offset $((size - last))" "torn tail reported"
+torn=0
+if dir_only "torn tail: cutting the journal file"; then
+	torn=1
+	j=$DRPLAN_STATE_DIR/jobs/$fid/journal
+	size=$(stat -c %s "$j")
+	last=$(tail -n 1 "$j" | wc -c)
+	truncate -s $((size - last / 2)) "$j"
+	run job show "$fid"
+	expect_rc 0 "job show with a torn tail"
+	has "$out" "torn tail: $((last - last / 2)) bytes at offset $((size - last))" "torn tail reported"
+fi
 run job continue "$fid" app/pre/stop-batch
 expect_rc 0 "continue after a torn tail"
 run job resume --detach "$fid"
 expect_rc 5 "resume after a torn tail reaches the gate"
-has "$out" "torn" "resume reports the torn tail"
+[ $torn = 0 ] || has "$out" "torn" "resume reports the torn tail"
 run job show "$fid"
 has "$out" "records, clean" "the tail was dropped"
 
@@ -76,27 +85,30 @@ rc=$?
 [ "$rc" = 7 ] && ok || bad "cancelled runner exits 7, got $rc: $(tail -3 "$tmp/bg.out")"
 has "$(cat "$tmp/bg.out")" "job $fid: cancelled" "cancelled summary"
 
-# Corruption: flip a byte in the middle of a journal.
-j=$tmp/state/jobs/$did/journal
-cp "$j" "$tmp/journal.bak"
-n=$(wc -l <"$j")
-off=$(head -n $((n / 2)) "$j" | wc -c)
-off=$((off + 30))
-printf 'X' | dd of="$j" bs=1 seek=$off conv=notrunc 2>/dev/null
-run job show "$did"
-expect_rc 3 "job show of a corrupt journal"
-has "$err" "record $((n / 2 + 1))" "corruption names the record"
-run job resume "$did"
-expect_rc 3 "resume of a corrupt journal"
-has "$err" "record $((n / 2 + 1))" "resume names the record"
-run job list
-expect_rc 0 "job list with a corrupt journal"
-has "$out" "corrupt" "job list marks it"
-cp "$tmp/journal.bak" "$j"
+# Corruption: flip a byte in the middle of a journal (in the file; the
+# C tests damage journals through any store: test-journal, test-exec).
+if dir_only "corruption: editing the journal file"; then
+	j=$DRPLAN_STATE_DIR/jobs/$did/journal
+	cp "$j" "$tmp/journal.bak"
+	n=$(wc -l <"$j")
+	off=$(head -n $((n / 2)) "$j" | wc -c)
+	off=$((off + 30))
+	printf 'X' | dd of="$j" bs=1 seek=$off conv=notrunc 2>/dev/null
+	run job show "$did"
+	expect_rc 3 "job show of a corrupt journal"
+	has "$err" "record $((n / 2 + 1))" "corruption names the record"
+	run job resume "$did"
+	expect_rc 3 "resume of a corrupt journal"
+	has "$err" "record $((n / 2 + 1))" "resume names the record"
+	run job list
+	expect_rc 0 "job list with a corrupt journal"
+	has "$out" "corrupt" "job list marks it"
+	cp "$tmp/journal.bak" "$j"
+fi
 
 # SIGINT: the loop stops, the job is resumable. (A fresh store: the
 # cancelled failover above left the machines failed over.)
-export DRPLAN_STATE_DIR=$tmp/state2
+fresh_state
 DRPLAN_SIM_SCALE=0.01 "$drplan" drill "$plan" >"$tmp/int.out" 2>"$tmp/int.err" &
 bg=$!
 for i in $(seq 50); do

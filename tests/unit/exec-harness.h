@@ -1,13 +1,19 @@
 /*
- * exec-harness.h - plans built in code, a state store in a temporary
- * directory, a virtual loop clock and the simulator, for the executor's
- * tests and benchmark. Every "process" (env_proc_new) gets a fresh loop
- * and simulator whose state comes from the store, as the CLI does.
+ * exec-harness.h - plans built in code, a state store, a virtual loop
+ * clock and the simulator, for the executor's tests and benchmark. Every
+ * "process" (env_proc_new) gets a fresh loop and simulator whose state
+ * comes from the store, as the CLI does.
+ *
+ * E->dir is a temporary directory for the plan's files (hooks, keys). The
+ * store is the test store (teststore.h): with $DRPLAN_TEST_STORE unset,
+ * E->dir itself, as always; else a fresh one under that base. A crash
+ * layer (env_init(.., true, ..)) needs the directory store: such tests
+ * are directory-only and skip otherwise (DR_TEST_DIR_ONLY).
  */
 #ifndef DR_EXEC_HARNESS_H
 #define DR_EXEC_HARNESS_H
 
-#include "testdir.h"
+#include "teststore.h"
 
 #include "core/arena.h"
 #include "core/error.h"
@@ -134,6 +140,7 @@ static inline dr_plan *plan_many(dr_arena *a, const char *name, size_t n, size_t
 
 typedef struct env {
 	char *dir;
+	char *store_spec;     /* == dir unless $DRPLAN_TEST_STORE is set */
 	dr_crashio *cio;      /* NULL: plain POSIX */
 	dr_store *store;
 	dr_loop *loop;
@@ -160,9 +167,14 @@ static inline void env_on_event(void *ctx, const json_t *ev)
 
 static inline void env_store_open(env *E)
 {
-	const dr_fileio *io = E->cio ? dr_crashio_fileio(E->cio) : dr_fileio_posix();
+	int rc;
 
-	if (dr_store_dir_open(E->dir, io, DR_STORE_CREATE, &E->store) < 0) {
+	if (E->cio)
+		rc = dr_store_dir_open(E->dir, dr_crashio_fileio(E->cio), DR_STORE_CREATE,
+				       &E->store);
+	else
+		rc = dr_store_open(E->store_spec, DR_STORE_CREATE, &E->store);
+	if (rc < 0) {
 		fprintf(stderr, "store: %s\n", dr_error_msg());
 		abort();
 	}
@@ -211,6 +223,10 @@ static inline void env_init(env *E, bool crash_layer, const char *base)
 	}
 	if (crash_layer)
 		E->cio = dr_crashio_new();
+	if (crash_layer || !dr_test_store_base())
+		E->store_spec = strdup(E->dir);
+	else
+		E->store_spec = dr_test_store_spec_new("exec");
 	env_store_open(E);
 	E->arena = dr_arena_new();
 	E->events = json_array();
@@ -223,6 +239,10 @@ static inline void env_release(env *E)
 	dr_crashio_free(E->cio);
 	dr_arena_free(E->arena);
 	json_decref(E->events);
+	if (strcmp(E->store_spec, E->dir))
+		dr_test_store_spec_free(E->store_spec);
+	else
+		free(E->store_spec);
 	testdir_free(E->dir);
 }
 

@@ -6,6 +6,9 @@
  * machine's failover and commit must have been accepted by the simulator
  * exactly once. Also: a crash between the provider accepting an operation
  * and the `accepted` record (crash points), and a lost reply.
+ *
+ * crash_resume_200 crashes the directory store's file layer, so it is
+ * directory-only; the crash points and the lost reply run on any store.
  */
 #include "exec-harness.h"
 
@@ -88,6 +91,7 @@ TEST(crash_resume_200)
 	int crashes = 0, processes = 0, rc, mn, mx, approved = 0;
 	unsigned seed = 12345;
 
+	DR_TEST_DIR_ONLY("torn writes and power loss through the dr_fileio crash layer");
 	/* First a clean run to learn how many bytes the job writes. */
 	env_init(&E, true, fast_dir());
 	E.plan = plan_many(E.arena, "big", 200, 50, 20);

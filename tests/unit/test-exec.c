@@ -551,28 +551,26 @@ TEST(lock_and_bad_ids)
 TEST(corrupt_journal)
 {
 	env E;
-	char id[256], *path, *buf;
+	char id[256], *buf;
 	size_t len = 0;
 	FILE *f;
 	json_t *doc = NULL;
 	dr_job_opts o;
 	dr_job *j = NULL;
+	dr_strbuf key = DR_STRBUF_INIT, raw = DR_STRBUF_INIT;
 
 	env_init(&E, false, NULL);
 	erp(&E);
 	CHECK_INT(run_new(&E, DR_OP_FAILOVER, 0, NULL, id, NULL), DR_EAGAIN);
-	{
-		char rel[300];
-
-		snprintf(rel, sizeof(rel), "jobs/%s/journal", id);
-		path = testdir_path(E.dir, rel);
-	}
-	buf = testdir_slurp(path, &len);
+	/* Damage through the store, so that any store can hold it. */
+	dr_journal_key(id, &key);
+	CHECK_INT(dr_store_read(E.store, key.buf, &raw), 0);
+	buf = dr_strbuf_detach(&raw, &len);
 	CHECK(buf && len > 200);
 	buf[100] ^= 0x20; /* a flipped bit in record 1 or 2, not the tail */
-	f = fopen(path, "wb");
-	fwrite(buf, 1, len, f);
-	fclose(f);
+	CHECK_INT(dr_store_remove(E.store, key.buf), 0);
+	CHECK_INT(dr_store_append(E.store, key.buf, buf, len, 0), 0);
+	dr_strbuf_release(&key);
 	CHECK_INT(dr_job_status(E.store, id, &doc), DR_EINVAL);
 	CHECK(strstr(dr_error_msg(), "checksum mismatch") != NULL);
 	env_proc_new(&E, NULL);
@@ -581,18 +579,26 @@ TEST(corrupt_journal)
 	CHECK(strstr(dr_error_msg(), "record") != NULL);
 	env_proc_free(&E);
 	free(buf);
-	free(path);
 
 	env_release(&E);
 
-	/* A torn tail is reported, dropped, and the job goes on. */
+	/*
+	 * A torn tail is reported, dropped, and the job goes on. Directory
+	 * store only: a torn tail is what a crash mid-write leaves in a file;
+	 * stores whose appends are atomic never have one (nor truncate).
+	 */
+	if (!dr_test_store_is_dir()) {
+		printf("skip the torn tail part of corrupt_journal under %s: directory "
+		       "store only\n", dr_test_store_kind());
+		return;
+	}
 	env_init(&E, false, NULL);
 	erp(&E);
 	CHECK_INT(run_new(&E, DR_OP_FAILOVER, 0, NULL, id, NULL), DR_EAGAIN);
 	{
 		char rel[300];
 
-		snprintf(rel, sizeof(rel), "%s/jobs/%s/journal", E.dir, id);
+		snprintf(rel, sizeof(rel), "%s/jobs/%s/journal", E.store_spec, id);
 		f = fopen(rel, "ab");
 		fputs("99 0badf00d {\"seq\":99,\"ty", f);
 		fclose(f);

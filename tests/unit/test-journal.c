@@ -1,4 +1,9 @@
-#include "testdir.h"
+/*
+ * test-journal.c - journals over the state store interface. Tests run
+ * against whichever store $DRPLAN_TEST_STORE names (teststore.h), except
+ * those that crash the directory store's file layer (DR_TEST_DIR_ONLY).
+ */
+#include "teststore.h"
 
 #include "core/error.h"
 #include "core/strbuf.h"
@@ -10,6 +15,8 @@
 #include "test.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
+#include <sys/wait.h>
 
 TEST(crc32c_vectors)
 {
@@ -117,28 +124,43 @@ static int mask_times(char *p)
 	return bad;
 }
 
-static dr_store *open_store(char **dir, dr_crashio *c)
+/* A directory store on the crashing file layer c (dir-only tests). */
+static dr_store *open_crash_store(char **dir, dr_crashio *c)
 {
 	dr_store *s = NULL;
 
 	*dir = testdir_new();
-	if (dr_store_dir_open(*dir, c ? dr_crashio_fileio(c) : dr_fileio_posix(), 0, &s))
+	if (dr_store_dir_open(*dir, dr_crashio_fileio(c), 0, &s))
 		fprintf(stderr, "open: %s\n", dr_error_msg());
 	return s;
 }
 
-static char *journal_path(const char *dir, const char *job)
+/* The test store (teststore.h). */
+static dr_store *open_store(const char *name)
 {
-	char rel[256];
+	dr_store *s = NULL;
 
-	snprintf(rel, sizeof(rel), "jobs/%s/journal", job);
-	return testdir_path(dir, rel);
+	dr_test_store_open(name, &s);
+	return s;
+}
+
+/* The bytes of job's journal, through the store (caller frees). */
+static char *journal_bytes(dr_store *s, const char *job, size_t *len)
+{
+	dr_strbuf key = DR_STRBUF_INIT, out = DR_STRBUF_INIT;
+	char *raw;
+
+	dr_journal_key(job, &key);
+	if (dr_store_read(s, key.buf, &out))
+		fprintf(stderr, "read %s: %s\n", key.buf, dr_error_msg());
+	raw = dr_strbuf_detach(&out, len);
+	dr_strbuf_release(&key);
+	return raw;
 }
 
 TEST(round_trip)
 {
-	char *dir;
-	dr_store *s = open_store(&dir, NULL);
+	dr_store *s = open_store("round-trip");
 	dr_journal *j = NULL;
 	dr_strbuf out = DR_STRBUF_INIT;
 	dr_journal_replay_info info;
@@ -195,14 +217,12 @@ TEST(round_trip)
 		 DR_VERSION);
 	CHECK_STR(out.buf, want);
 
-	/* The file reads as text, one record a line. */
-	char *path = journal_path(dir, "job1");
+	/* The object reads as text, one record a line. */
 	size_t len;
-	char *raw = testdir_slurp(path, &len);
+	char *raw = journal_bytes(s, "job1", &len);
 	CHECK_INT(len, info.total_size);
 	CHECK(!strncmp(raw, "1 ", 2) && raw[10] == ' ' && raw[11] == '{');
 	free(raw);
-	free(path);
 
 	/* Reopen and continue. */
 	CHECK_INT(dr_journal_open(s, "job1", 0, &j, &info), 0);
@@ -214,25 +234,24 @@ TEST(round_trip)
 	/* A job id is created once. */
 	CHECK_INT(dr_journal_create(s, "job1", NULL, &j), DR_ECONFLICT);
 	char msg[512];
-	snprintf(msg, sizeof(msg), "job job1 already exists in state store %s", dir);
+	snprintf(msg, sizeof(msg), "job job1 already exists in state store %s",
+		 dr_store_spec(s));
 	CHECK_STR(dr_error_msg(), msg);
 	CHECK_INT(dr_journal_create(s, "../x", NULL, &j), DR_EINVAL);
 	CHECK_STR(dr_error_msg(), "invalid job id '../x'");
 	CHECK_INT(dr_journal_open(s, "nojob", 0, &j, NULL), DR_ENOTFOUND);
-	snprintf(msg, sizeof(msg), "job nojob: no journal in state store %s", dir);
+	snprintf(msg, sizeof(msg), "job nojob: no journal in state store %s", dr_store_spec(s));
 	CHECK_STR(dr_error_msg(), msg);
 	CHECK_INT(dr_journal_replay(s, "a/b", NULL, NULL, NULL), DR_EINVAL);
 
 	json_decref(hdr);
 	dr_strbuf_release(&out);
-	dr_store_free(s);
-	testdir_free(dir);
+	dr_test_store_free(s);
 }
 
 TEST(two_writers)
 {
-	char *dir;
-	dr_store *s = open_store(&dir, NULL);
+	dr_store *s = open_store("two-writers");
 	dr_journal *a = NULL, *b = NULL;
 	dr_journal_replay_info info;
 
@@ -250,8 +269,7 @@ TEST(two_writers)
 	CHECK_INT(info.torn, 0);
 	dr_journal_close(a);
 	dr_journal_close(b);
-	dr_store_free(s);
-	testdir_free(dir);
+	dr_test_store_free(s);
 }
 
 /* Build a journal "job" of a header and n records; return the durable size. */
@@ -279,9 +297,10 @@ static uint64_t build(dr_store *s, const char *job, int n, dr_journal **out)
  */
 TEST(torn_tail_every_offset)
 {
+	DR_TEST_DIR_ONLY("kill -9 and power loss through the dr_fileio crash layer");
 	dr_crashio *c = dr_crashio_new();
 	char *dir;
-	dr_store *s = open_store(&dir, c);
+	dr_store *s = open_crash_store(&dir, c);
 	dr_strbuf base = DR_STRBUF_INIT, out = DR_STRBUF_INIT;
 	dr_journal_replay_info info;
 	dr_journal *j;
@@ -384,22 +403,30 @@ TEST(torn_tail_every_offset)
 	testdir_free(dir);
 }
 
-/* Flip one bit of the file at byte off. */
-static void flip(const char *path, size_t off)
+/*
+ * Flip one bit at byte off of job's journal and store the result as the
+ * journal of job dst: through the store, so any store can hold damage.
+ */
+static void flip(dr_store *s, const char *job, const char *dst, size_t off)
 {
+	dr_strbuf key = DR_STRBUF_INIT;
 	size_t len;
-	char *raw = testdir_slurp(path, &len);
+	char *raw = journal_bytes(s, job, &len);
 
 	raw[off] ^= 0x04;
-	testdir_write(path, raw, len);
+	dr_journal_key(dst, &key);
+	dr_store_remove(s, key.buf);
+	if (dr_store_append(s, key.buf, raw, len, 0))
+		fprintf(stderr, "append %s: %s\n", key.buf, dr_error_msg());
+	dr_strbuf_release(&key);
 	free(raw);
 }
 
-/* Byte offset where record seq starts in the file. */
-static size_t record_offset(const char *path, int seq)
+/* Byte offset where record seq starts in job's journal. */
+static size_t record_offset(dr_store *s, const char *job, int seq)
 {
 	size_t len, off = 0;
-	char *raw = testdir_slurp(path, &len);
+	char *raw = journal_bytes(s, job, &len);
 
 	for (int i = 1; i < seq; i++)
 		off = (size_t)(strchr(raw + off, '\n') - raw) + 1;
@@ -409,8 +436,7 @@ static size_t record_offset(const char *path, int seq)
 
 TEST(corruption)
 {
-	char *dir;
-	dr_store *s = open_store(&dir, NULL);
+	dr_store *s = open_store("corruption");
 	dr_journal *j;
 	dr_journal_replay_info info;
 	dr_strbuf out = DR_STRBUF_INIT;
@@ -418,9 +444,8 @@ TEST(corruption)
 
 	uint64_t size = build(s, "mid", 5, &j);
 	dr_journal_close(j);
-	char *path = journal_path(dir, "mid");
-	size_t off3 = record_offset(path, 3), off4 = record_offset(path, 4);
-	flip(path, off3 + 30);
+	size_t off3 = record_offset(s, "mid", 3), off4 = record_offset(s, "mid", 4);
+	flip(s, "mid", "mid", off3 + 30);
 	CHECK_INT(dr_journal_replay(s, "mid", dump, &out, &info), DR_EINVAL);
 	snprintf(msg, sizeof(msg), "journal jobs/mid/journal: record 3 at byte %zu: checksum "
 		 "mismatch (%zu more bytes follow)", off3, (size_t)size - off4);
@@ -429,36 +454,30 @@ TEST(corruption)
 	CHECK(strstr(out.buf, "\n2 step") != NULL);
 	CHECK(strstr(out.buf, "\n3 ") == NULL);
 	CHECK_INT(dr_journal_open(s, "mid", DR_JOURNAL_TRUNCATE_TAIL, &j, NULL), DR_EINVAL);
-	free(path);
 
 	/* Damage in the framing (the seq digits) of a middle record. */
 	build(s, "frame", 5, &j);
 	dr_journal_close(j);
-	path = journal_path(dir, "frame");
-	size_t off2 = record_offset(path, 2);
-	flip(path, off2);  /* '2' -> '6' */
+	size_t off2 = record_offset(s, "frame", 2);
+	flip(s, "frame", "frame", off2);  /* '2' -> '6' */
 	CHECK_INT(dr_journal_replay(s, "frame", NULL, NULL, &info), DR_EINVAL);
 	CHECK(strstr(dr_error_msg(), "record 2 at byte") != NULL);
 	CHECK(strstr(dr_error_msg(), ": checksum mismatch") != NULL);
-	free(path);
 
 	/* A flipped bit in the last record: a corrupt tail, earlier records fine. */
 	size = build(s, "last", 5, &j);
 	dr_journal_close(j);
-	path = journal_path(dir, "last");
-	size_t off6 = record_offset(path, 6);
-	flip(path, off6 + 40);
+	size_t off6 = record_offset(s, "last", 6);
+	flip(s, "last", "last", off6 + 40);
 	CHECK_INT(dr_journal_replay(s, "last", NULL, NULL, &info), 0);
 	CHECK_INT(info.records, 5);
 	CHECK_INT(info.torn, 1);
 	CHECK_INT(info.torn_offset, off6);
 	CHECK_INT(info.torn_bytes, size - off6);
 	CHECK_STR(info.torn_reason, "checksum mismatch");
-	free(path);
 
 	dr_strbuf_release(&out);
-	dr_store_free(s);
-	testdir_free(dir);
+	dr_test_store_free(s);
 }
 
 static int count(void *ctx, uint64_t seq, const char *type, json_t *rec)
@@ -547,9 +566,10 @@ TEST(replay_buf_rules)
 
 TEST(append_failures)
 {
+	DR_TEST_DIR_ONLY("fsync and ENOSPC injection through the dr_fileio layer");
 	dr_crashio *c = dr_crashio_new();
 	char *dir;
-	dr_store *s = open_store(&dir, c);
+	dr_store *s = open_crash_store(&dir, c);
 	dr_journal *j;
 	dr_journal_replay_info info;
 	uint64_t seq;
@@ -642,9 +662,8 @@ static const struct dr_store_ops flaky_ops = {
 
 TEST(retried_append_landed)
 {
-	char *dir;
-	dr_store *real = open_store(&dir, NULL);
-	struct flaky f = { { &flaky_ops, dir }, real, 0 };
+	dr_store *real = open_store("retried-append");
+	struct flaky f = { { &flaky_ops, (char *)dr_store_spec(real) }, real, 0 };
 	dr_store *s = &f.base;
 	dr_journal *j;
 	dr_journal_replay_info info;
@@ -666,8 +685,7 @@ TEST(retried_append_landed)
 	CHECK_INT(dr_journal_replay(real, "r", NULL, NULL, &info), 0);
 	CHECK_INT(info.records, 4);
 	CHECK_INT(info.torn, 0);
-	dr_store_free(real);
-	testdir_free(dir);
+	dr_test_store_free(real);
 }
 
 static int list_cb(void *ctx, const char *job_id, json_t *header, int err)
@@ -687,8 +705,7 @@ static int list_cb(void *ctx, const char *job_id, json_t *header, int err)
 
 TEST(jobs_list)
 {
-	char *dir;
-	dr_store *s = open_store(&dir, NULL);
+	dr_store *s = open_store("jobs-list");
 	dr_strbuf out = DR_STRBUF_INIT;
 	dr_journal *j;
 
@@ -712,12 +729,208 @@ TEST(jobs_list)
 	CHECK_STR(out.buf, "broken:error -3 crm-test-1:crm/test erp-failback-3:erp/failback "
 			   "erp-failover-2:erp/failover ");
 	dr_strbuf_release(&out);
+	dr_test_store_free(s);
+}
+
+/* ---- faults: a second writer racing on the same journal ---------------- */
+
+struct seen {
+	int n[4][256]; /* per writer, per item: how many records */
+	int order_bad; /* a writer's items out of order */
+	int last[4];
+	int other;
+};
+
+static int note(void *ctx, uint64_t seq, const char *type, json_t *rec)
+{
+	struct seen *sn = ctx;
+	int w = (int)json_integer_value(json_object_get(rec, "writer"));
+	int k = (int)json_integer_value(json_object_get(rec, "n"));
+
+	if (strcmp(type, "w") || w < 0 || w >= 4 || k < 0 || k >= 256) {
+		sn->other++;
+		return 0;
+	}
+	if (k != sn->last[w] + 1)
+		sn->order_bad++;
+	sn->last[w] = k;
+	sn->n[w][k]++;
+	return 0;
+}
+
+/* Every item of every writer exactly once, in each writer's order. */
+static int check_once(dr_store *s, const char *job, int writers, int items)
+{
+	struct seen sn;
+	dr_journal_replay_info info;
+	int bad = 0;
+
+	memset(&sn, 0, sizeof(sn));
+	for (int w = 0; w < 4; w++)
+		sn.last[w] = -1;
+	if (dr_journal_replay(s, job, note, &sn, &info)) {
+		fprintf(stderr, "replay: %s\n", dr_error_msg());
+		return -1;
+	}
+	for (int w = 0; w < writers; w++)
+		for (int k = 0; k < items; k++)
+			if (sn.n[w][k] != 1) {
+				fprintf(stderr, "writer %d item %d: %d records\n", w, k, sn.n[w][k]);
+				bad++;
+			}
+	if (info.records != (uint64_t)(1 + writers * items) || info.torn || sn.order_bad ||
+	    sn.other != 1) {
+		fprintf(stderr, "records %llu torn %d order %d other %d\n",
+			(unsigned long long)info.records, info.torn, sn.order_bad, sn.other);
+		bad++;
+	}
+	return bad;
+}
+
+/*
+ * Two handles on one journal, both at the same end: at every position
+ * exactly one append wins; the loser gets DR_ECONFLICT (its handle is
+ * poisoned), reopens (re-reads the journal) and appends after the
+ * winner. Nothing is lost or doubled.
+ */
+TEST(racing_writers_interleaved)
+{
+	dr_store *s = open_store("race-2"), *s2 = NULL;
+	dr_journal *h[2] = { NULL, NULL }, *c = NULL;
+	int next[2] = { 0, 0 }, conflicts = 0, wrong = 0;
+	uint64_t end = 1; /* records in the journal */
+
+	CHECK_INT(dr_store_open(dr_store_spec(s), 0, &s2), 0);
+	CHECK_INT(dr_journal_create(s, "race", NULL, &c), 0);
+	dr_journal_close(c);
+	CHECK_INT(dr_journal_open(s, "race", 0, &h[0], NULL), 0);
+	CHECK_INT(dr_journal_open(s2, "race", 0, &h[1], NULL), 0);
+	for (int round = 0; round < 40; round++) {
+		/* Who goes first changes every other round. */
+		int first = (round / 2) & 1;
+
+		for (int t = 0; t < 2; t++) {
+			int w = t ? !first : first;
+			uint64_t seq = 0;
+			/* A handle behind the end (the other appended since) loses. */
+			bool stale = dr_journal_last_seq(h[w]) != end;
+			int rc = dr_journal_append_new(h[w], "w", json_pack("{s:i,s:i}", "writer", w,
+									  "n", next[w]), &seq);
+
+			wrong += (rc == DR_ECONFLICT) != stale;
+			if (rc == DR_ECONFLICT) {
+				conflicts++;
+				/* Poisoned: the next try on this handle is refused. */
+				CHECK_INT(dr_journal_append(h[w], "w", NULL, NULL), DR_EIO);
+				dr_journal_close(h[w]);
+				CHECK_INT(dr_journal_open(w ? s2 : s, "race", 0, &h[w], NULL), 0);
+				CHECK_INT(dr_journal_last_seq(h[w]), end);
+				rc = dr_journal_append_new(h[w], "w",
+							   json_pack("{s:i,s:i}", "writer", w, "n",
+								     next[w]), &seq);
+			}
+			CHECK_INT(rc, 0);
+			CHECK_INT(seq, end + 1);
+			end++;
+			next[w]++;
+		}
+	}
+	CHECK_INT(wrong, 0);
+	/* Even rounds: the up-to-date writer goes first, one conflict; odd
+	 * rounds: the stale one does, loses, and leaves the other stale: two. */
+	CHECK_INT(conflicts, 20 * 1 + 20 * 2);
+	CHECK_INT(check_once(s, "race", 2, 40), 0);
+	dr_journal_close(h[0]);
+	dr_journal_close(h[1]);
+	dr_store_free(s2);
+	dr_test_store_free(s);
+}
+
+/*
+ * Writer w in its own process: append items 0..n-1, reopening after
+ * every conflict (and waiting out a record another process is still
+ * writing). Exit 0 and the conflicts it met on the pipe.
+ */
+static void racer(const char *spec, int w, int n, int fd)
+{
+	dr_store *s = NULL;
+	dr_journal *j = NULL;
+	int conflicts = 0;
+
+	if (dr_store_open(spec, 0, &s))
+		_exit(10);
+	for (int k = 0; k < n; k++) {
+		for (int tries = 0;; tries++) {
+			int rc;
+
+			if (tries > 10000)
+				_exit(11);
+			if (!j) {
+				rc = dr_journal_open(s, "race", 0, &j, NULL);
+				if (rc == DR_EINVAL) {
+					usleep(100); /* a torn tail: another process is writing */
+					continue;
+				}
+				if (rc)
+					_exit(12);
+			}
+			rc = dr_journal_append_new(j, "w", json_pack("{s:i,s:i}", "writer", w, "n", k),
+						   NULL);
+			if (rc == 0)
+				break;
+			if (rc != DR_ECONFLICT)
+				_exit(13);
+			conflicts++;
+			dr_journal_close(j);
+			j = NULL;
+		}
+	}
+	dr_journal_close(j);
 	dr_store_free(s);
-	testdir_free(dir);
+	if (write(fd, &conflicts, sizeof(conflicts)) != (ssize_t)sizeof(conflicts))
+		_exit(14);
+	_exit(0);
+}
+
+/* Three processes append to one journal at once: each item exactly once. */
+TEST(racing_writers_processes)
+{
+	enum { W = 3, N = 60 };
+	dr_store *s = open_store("race-procs");
+	dr_journal *c = NULL;
+	pid_t pid[W];
+	int pfd[2], total = 0, status;
+
+	CHECK_INT(dr_journal_create(s, "race", NULL, &c), 0);
+	dr_journal_close(c);
+	CHECK_INT(pipe(pfd), 0);
+	for (int w = 0; w < W; w++) {
+		pid[w] = fork();
+		if (pid[w] == 0) {
+			close(pfd[0]);
+			racer(dr_store_spec(s), w, N, pfd[1]);
+		}
+	}
+	close(pfd[1]);
+	for (int w = 0; w < W; w++) {
+		CHECK_INT(waitpid(pid[w], &status, 0), pid[w]);
+		CHECK(WIFEXITED(status));
+		CHECK_INT(WEXITSTATUS(status), 0);
+	}
+	for (int w = 0, n; w < W; w++)
+		if (read(pfd[0], &n, sizeof(n)) == (ssize_t)sizeof(n))
+			total += n;
+	close(pfd[0]);
+	CHECK_INT(check_once(s, "race", W, N), 0);
+	if (getenv("JOURNAL_TEST_VERBOSE"))
+		fprintf(stderr, "racing_writers_processes: %d conflicts\n", total);
+	dr_test_store_free(s);
 }
 
 int main(void)
 {
+	if (dr_test_store_check())
+		return 1;
 	RUN(crc32c_vectors);
 	RUN(format);
 	RUN(job_ids);
@@ -729,5 +942,7 @@ int main(void)
 	RUN(append_failures);
 	RUN(jobs_list);
 	RUN(retried_append_landed);
+	RUN(racing_writers_interleaved);
+	RUN(racing_writers_processes);
 	return test_summary();
 }

@@ -1,3 +1,5 @@
+#include "teststore.h"
+
 #include "core/alloc.h"
 #include "core/error.h"
 #include "exec/loop.h"
@@ -1249,16 +1251,19 @@ TEST(allowed_operations_are_the_truth)
 	teardown();
 }
 
-/* Failover in one process, commit in the next, through the state store. */
+/*
+ * Failover in one process, commit in the next, through the state store
+ * (the test store: teststore.h).
+ */
 TEST(state_store_round_trip)
 {
-	char dir[] = "/tmp/drplan-sim-XXXXXX";
-	dr_store *st;
+	dr_store *st = NULL;
 	dr_op_request q;
 	char *v1 = NULL, *v2 = NULL, *v3 = NULL, id[64];
 
-	CHECK(mkdtemp(dir) != NULL);
-	CHECK_INT(dr_store_open(dir, 0, &st), 0);
+	CHECK_INT(dr_test_store_open("sim", &st), 0);
+	if (!st)
+		return;
 
 	setup(0);
 	CHECK_INT(dr_sim_load_store(S, st, DR_SIM_STATE_KEY, &v1), 0);
@@ -1294,16 +1299,10 @@ TEST(state_store_round_trip)
 	teardown();
 	CHECK_INT(dr_store_remove(st, DR_SIM_STATE_KEY), 0);
 	CHECK_INT(dr_store_remove(st, "sim/bad.json"), 0);
-	dr_store_free(st);
+	dr_test_store_free(st);
 	free(v1);
 	free(v2);
 	free(v3);
-	{
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		CHECK_INT(system(cmd), 0);
-	}
 }
 
 /*
