@@ -1144,7 +1144,7 @@ static void on_precheck(void *ud, int rc, const dr_prov_item *it, const dr_prov_
 
 static void precheck(dr_job *j, size_t i)
 {
-	if (dr_provider_get_item(j->o.provider, machine_of(j, i), on_precheck,
+	if (dr_provider_get_state(j->o.provider, machine_of(j, i), on_precheck,
 				 task_of(j, i)) < 0)
 		step_done(j, i, DR_SS_FAILED, "get item: %s", dr_error_msg());
 }
@@ -1268,7 +1268,7 @@ static void on_reconcile_jobs(void *ud, int rc, const dr_prov_job *jobs, size_t 
 			poll_op(j, i);
 		return;
 	}
-	if (dr_provider_get_item(j->o.provider, machine_of(j, i), on_reconcile_item, t) < 0)
+	if (dr_provider_get_state(j->o.provider, machine_of(j, i), on_reconcile_item, t) < 0)
 		step_done(j, i, DR_SS_FAILED, "get item: %s", dr_error_msg());
 }
 

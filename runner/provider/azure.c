@@ -115,6 +115,7 @@ struct az_req {
 	int64_t sent_ms;      /* wall clock when the POST went out */
 	bool relisted;
 	bool post_5xx;
+	bool state_only;      /* R_ITEM: no recovery points (get_state) */
 	int polls;
 	/* the call in flight */
 	struct {
@@ -1231,6 +1232,11 @@ static void item_got(az_req *r, az_resp *s)
 	}
 	json_decref(r->item_json);
 	r->item_json = json_incref(s->body);
+	if (r->state_only) {
+		item_view(r, r->item_json, &r->iv);
+		finish(r, 0);
+		return;
+	}
 	{
 		dr_strbuf p = DR_STRBUF_INIT;
 
@@ -1257,6 +1263,20 @@ static int az_get_item(dr_provider *p, const char *item, dr_prov_item_cb cb, voi
 
 	r->cb.item = cb;
 	r->item = dr_xstrdup(item);
+	resolve(r, false, item_get);
+	return 0;
+}
+
+/* One GET of the item: the executor's checks before an operation need no
+ * recovery points, and listing them is most of get_item's requests. */
+static int az_get_state(dr_provider *p, const char *item, dr_prov_item_cb cb, void *ud)
+{
+	dr_azure *az = p->impl;
+	az_req *r = new_req(az, R_ITEM, ud);
+
+	r->cb.item = cb;
+	r->item = dr_xstrdup(item);
+	r->state_only = true;
 	resolve(r, false, item_get);
 	return 0;
 }
@@ -2416,6 +2436,7 @@ static void az_free_provider(dr_provider *p)
 static const dr_provider_ops azure_ops = {
 	.name = "azure",
 	.get_item = az_get_item,
+	.get_state = az_get_state,
 	.start = az_start,
 	.poll = az_poll,
 	.find_jobs = az_find_jobs,
