@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -46,6 +47,17 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds (user + system) of this process or of its waited-for
+ * children (the emulator once stopped). */
+static double cpu_s(int who)
+{
+	struct rusage ru;
+
+	getrusage(who, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 static char *plan_text(size_t n)
@@ -96,8 +108,9 @@ static void on_event(void *ctx, const json_t *ev)
 static int bench(const char *emu, const char *base, const char *name, size_t n,
 		 const char *faults, bool approve)
 {
-	char dir[1200], items[16], url[64], store[1300];
-	const char *argv[] = { "--items", items, "--scale", "0.001", "--faults", faults, NULL };
+	char dir[1200], items[16], url[64], store[1300], logf[1300];
+	const char *argv[] = { "--items", items, "--scale", "0.001", "--faults", faults,
+			       NULL, NULL, NULL };
 	dr_plan_load_opts lo = { .no_inventory = true };
 	dr_compile_opts co = DR_COMPILE_OPTS_INIT;
 	dr_arena *a = dr_arena_new();
@@ -114,13 +127,19 @@ static int bench(const char *emu, const char *base, const char *name, size_t n,
 	json_t *ao, *doc = NULL, *steps;
 	run r = { 0 };
 	azemu e;
-	double t0, wall, lb = 0, *ef;
+	double t0, wall, lb = 0, *ef, cpu0, ecpu0;
 	int64_t start, end = 0;
 	int rc;
 
 	snprintf(dir, sizeof(dir), "%s/%s", base, name);
 	mkdir(dir, 0700);
 	snprintf(items, sizeof(items), "%zu", n);
+	if (getenv("DRPLAN_BENCH_LOG")) {
+		/* The emulator's request log, for a timeline (costs a write each). */
+		snprintf(logf, sizeof(logf), "%s/armemu.jsonl", dir);
+		argv[6] = "--log";
+		argv[7] = logf;
+	}
 	if (azemu_start(&e, emu, dir, argv) < 0) {
 		fprintf(stderr, "bench-azure: the emulator did not start\n");
 		return 1;
@@ -156,6 +175,8 @@ static int bench(const char *emu, const char *base, const char *name, size_t n,
 	o.max_poll_ms = 50;
 	o.by = "bench";
 	t0 = now_s();
+	cpu0 = cpu_s(RUSAGE_SELF);
+	ecpu0 = cpu_s(RUSAGE_CHILDREN);
 	rc = dr_job_start(p, g, &o, name, &j);
 	if (rc == 0)
 		rc = dr_job_run(j);
@@ -168,6 +189,7 @@ static int bench(const char *emu, const char *base, const char *name, size_t n,
 			rc = dr_job_run(j);
 	}
 	wall = now_s() - t0;
+	cpu0 = cpu_s(RUSAGE_SELF) - cpu0;
 	if (rc < 0 && rc != DR_EAGAIN)
 		fprintf(stderr, "bench-azure: %s\n", dr_error_msg());
 	dr_azure_get_stats(dr_provider_azure(prov), &as);
@@ -223,6 +245,8 @@ static int bench(const char *emu, const char *base, const char *name, size_t n,
 	dr_arena_free(a);
 	free(text);
 	azemu_stop(&e);
+	printf("  CPU: runner %.1f s, emulator %.1f s (wall %.1f s, 2 cores)\n", cpu0,
+	       cpu_s(RUSAGE_CHILDREN) - ecpu0, wall);
 	return 0;
 }
 
@@ -244,8 +268,12 @@ int main(int argc, char **argv)
 	setenv("AZURE_CLIENT_SECRET", "emulator-secret", 1);
 	printf("bench-azure: %zu machines in groups of 100 (concurrency 100), emulator scale "
 	       "%.3f, state %s\n", n, SCALE, dir);
-	bench(emu, dir, "latency", n, "slow:20:0;read-limit:0:0;write-limit:0:0", true);
-	bench(emu, dir, "write-limit", n, "read-limit:0:0;write-limit:200:10", false);
+	const char *only = getenv("DRPLAN_BENCH_CASE");
+
+	if (!only || !strcmp(only, "latency"))
+		bench(emu, dir, "latency", n, "slow:20:0;read-limit:0:0;write-limit:0:0", true);
+	if (!only || !strcmp(only, "write-limit"))
+		bench(emu, dir, "write-limit", n, "read-limit:0:0;write-limit:200:10", false);
 	printf("(state left in %s; remove it when done)\n", dir);
 	return 0;
 }
