@@ -244,6 +244,9 @@ struct dr_job {
 	struct pend *pend;          /* waiting for the simulator save */
 	size_t npend, apend;
 	dr_defer *flush_defer;
+	dr_defer *jflush_defer;     /* writes the journal's lazy records */
+	size_t *tosend;             /* steps whose intent waits for that write */
+	size_t ntosend, atosend;
 	char plan_digest[65];       /* for signed approvals; "" when unknown */
 	dr_approval_seen seen[2];   /* signed approvals: commit, failback-commit */
 	dr_step *extra;             /* change-recovery-point operations */
@@ -369,6 +372,62 @@ static int jappend(dr_job *j, const char *type, json_t *fields)
 	if (rc < 0)
 		set_fatal(j, rc);
 	return rc;
+}
+
+static void send_queued(dr_job *j);
+
+static void jflush_cb(dr_loop *loop, void *ud)
+{
+	dr_job *j = ud;
+	int rc;
+
+	(void)loop;
+	j->jflush_defer = NULL;
+	if (!j->fatal && (rc = dr_journal_flush(j->jr)) < 0)
+		set_fatal(j, rc);
+	if (!j->fatal)
+		send_queued(j);
+}
+
+/*
+ * Append a record whose loss in a crash is the same as a crash just
+ * before it (group commit, dr_journal_append_lazy): a provider step's
+ * state changes and its accepted and finished records. Resume then finds
+ * the step where it was and asks the provider (reconcile). Everything the
+ * loop turn adds is written by one append at the start of the next turn,
+ * or earlier by the next durable record (an intent before a POST).
+ */
+static int jappend_lazy(dr_job *j, const char *type, json_t *fields)
+{
+	int rc;
+
+	if (j->fatal) {
+		json_decref(fields);
+		return j->fatal;
+	}
+	if (!json_object_get(fields, "pt"))
+		json_object_set_new(fields, "pt", json_integer(pnow(j)));
+	rc = dr_journal_append_lazy(j->jr, type, fields, NULL);
+	json_decref(fields);
+	if (rc < 0) {
+		set_fatal(j, rc);
+		return rc;
+	}
+	if (!j->jflush_defer)
+		j->jflush_defer = dr_loop_defer(j->o.loop, jflush_cb, j);
+	return 0;
+}
+
+/* Step records that may be lazy: provider operations (an intent record,
+ * durable, comes before any request that changes something) and steps
+ * that do nothing outside (barriers, the source shutdown ASR does). */
+static bool lazy_step(const dr_job *j, size_t i)
+{
+	const dr_step *s = gstep(j, i);
+
+	return preq_of(s->kind) >= 0 || (s->flags & DR_STEP_F_BARRIER) ||
+	       s->kind == DR_STEP_GROUP_START || s->kind == DR_STEP_GROUP_JOIN ||
+	       s->kind == DR_STEP_GROUP_END || s->kind == DR_STEP_SHUTDOWN_SOURCE;
 }
 
 static void warn(dr_job *j, size_t i, const char *fmt, ...)
@@ -574,7 +633,7 @@ static int set_state(dr_job *j, size_t i, dr_step_state to, const char *msg)
 		}
 		if (msg)
 			json_object_set_new(rec, "message", json_string(msg));
-		if (jappend(j, "step", rec) < 0)
+		if ((lazy_step(j, i) ? jappend_lazy(j, "step", rec) : jappend(j, "step", rec)) < 0)
 			return j->fatal;
 	}
 	j->cnt[from]--;
@@ -937,7 +996,7 @@ static void apply_finished(dr_job *j, struct pend *pe)
 	struct xstep *x = &j->xs[i];
 	json_t *rpo = json_object_get(pe->rec, "rpo_s");
 
-	if (jappend(j, "finished", json_incref(pe->rec)) < 0)
+	if (jappend_lazy(j, "finished", json_incref(pe->rec)) < 0)
 		return;
 	if (pe->ok && rpo && machine_of(j, i))
 		json_object_set(j->rpo, machine_of(j, i), rpo);
@@ -1052,8 +1111,8 @@ static void apply_accepted(dr_job *j, struct pend *pe)
 
 	if (crash_at(j, "after-start-accepted", i))
 		return;
-	if (jappend(j, "accepted", json_pack("{s:s,s:s}", "step", gstep(j, i)->id,
-					      "op_id", pe->op_id)) < 0)
+	if (jappend_lazy(j, "accepted", json_pack("{s:s,s:s}", "step", gstep(j, i)->id,
+						   "op_id", pe->op_id)) < 0)
 		return;
 	x->opst = OP_ACCEPTED;
 	x->op_id = dr_xstrdup(pe->op_id);
@@ -1069,7 +1128,6 @@ static void send_op(dr_job *j, size_t i)
 	dr_op_request q;
 	char crid[DR_JOB_ID_MAX + 300];
 	json_t *rec;
-	int rc;
 
 	if (crash_at(j, "before-intent", i))
 		return;
@@ -1084,12 +1142,31 @@ static void send_op(dr_job *j, size_t i)
 			"attempt", (int)x->attempt, "crid", crid, "pt", (json_int_t)x->intent_pt);
 	if (q.item)
 		json_object_set_new(rec, "machine", json_string(q.item));
-	if (jappend(j, "intent", rec) < 0)
+	/* Durable before the request goes out: the intents of one loop turn
+	 * are written together, then their requests sent (send_queued). */
+	if (jappend_lazy(j, "intent", rec) < 0)
 		return;
 	x->opst = OP_INTENT;
-	rc = dr_provider_start(j->o.provider, &q, on_start, task_of(j, i));
-	if (rc < 0)
-		step_done(j, i, DR_SS_FAILED, "start: %s", dr_error_msg());
+	DR_ALLOC_GROW(j->tosend, j->ntosend + 1, j->atosend);
+	j->tosend[j->ntosend++] = i;
+}
+
+/* The journal holds the intents: send their requests. */
+static void send_queued(dr_job *j)
+{
+	size_t n = j->ntosend;
+
+	j->ntosend = 0;
+	for (size_t k = 0; k < n && !j->fatal; k++) {
+		size_t i = j->tosend[k];
+		dr_op_request q;
+
+		if (j->xs[i].opst != OP_INTENT || j->xs[i].st != DR_SS_RUNNING)
+			continue;
+		fill_request(j, i, &q);
+		if (dr_provider_start(j->o.provider, &q, on_start, task_of(j, i)) < 0)
+			step_done(j, i, DR_SS_FAILED, "start: %s", dr_error_msg());
+	}
 }
 
 static void precheck(dr_job *j, size_t i);
@@ -2760,14 +2837,22 @@ int dr_job_run(dr_job *j)
 			j->detached = true;
 			dr_loop_timer_cancel(j->o.loop, j->ctl_timer);
 			j->ctl_timer = NULL;
+			if ((rc = dr_journal_flush(j->jr)) < 0) {
+				set_fatal(j, rc);
+				return rc;
+			}
 			emit(j, "job-detached",
 			     json_pack("{s:s}", "message", "waiting for people; the job can "
 				       "be approved/continued and resumed later"));
 			return DR_EAGAIN;
 		}
 		rc = dr_loop_run_once(j->o.loop, true);
-		if (rc == DR_ECANCELLED)
+		if (rc == DR_ECANCELLED) {
+			/* A clean stop: what happened is written. */
+			if (!j->fatal)
+				(void)dr_journal_flush(j->jr);
 			return dr_error_set(DR_ECANCELLED, "job %s: interrupted", j->id);
+		}
 		if (rc < 0)
 			return rc;
 		if (rc == 0 && !j->ended && !j->fatal) {
@@ -2779,6 +2864,12 @@ int dr_job_run(dr_job *j)
 	}
 	dr_loop_timer_cancel(j->o.loop, j->ctl_timer);
 	j->ctl_timer = NULL;
+	if (!j->fatal) {
+		int rc = dr_journal_flush(j->jr);
+
+		if (rc < 0)
+			set_fatal(j, rc);
+	}
 	if (j->fatal) {
 		if (j->fatal != DR_ECANCELLED && !*dr_error_msg())
 			dr_error_set(j->fatal, "job %s: the journal could not be written", j->id);
@@ -2822,9 +2913,12 @@ void dr_job_free(dr_job *j)
 	for (size_t k = 0; k < j->npend; k++)
 		pend_release(&j->pend[k]);
 	free(j->pend);
+	free(j->tosend);
 	if (j->o.loop) {
 		if (j->flush_defer)
 			dr_loop_defer_cancel(j->o.loop, j->flush_defer);
+		if (j->jflush_defer)
+			dr_loop_defer_cancel(j->o.loop, j->jflush_defer);
 		dr_loop_timer_cancel(j->o.loop, j->ctl_timer);
 		if (j->sched_defer)
 			dr_loop_defer_cancel(j->o.loop, j->sched_defer);
