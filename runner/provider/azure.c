@@ -343,6 +343,29 @@ static int http_error(az_req *r, const az_resp *s, const char *what)
 	return rc;
 }
 
+static void finish(az_req *r, int rc);
+
+/*
+ * A read that did not answer 200 (or did not answer): finish r with the
+ * ARM error, naming the request (printf format); true when it did.
+ */
+static bool read_failed(az_req *r, const az_resp *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static bool read_failed(az_req *r, const az_resp *s, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	if (s->rc == 0 && s->status == 200)
+		return false;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	finish(r, http_error(r, s, what));
+	return true;
+}
+
 /* ---- request life cycle ---- */
 
 static void deliver(dr_loop *loop, void *ud);
@@ -849,13 +872,10 @@ static void resolve(az_req *r, bool force, step_fn then)
 
 static void cat_listed(az_req *cat, az_resp *s)
 {
-	int rc = 0;
-
-	if (s->rc < 0 || s->status != 200)
-		rc = http_error(cat, s, "Listing replicationProtectedItems");
-	else
-		fill_names(cat->az, cat->acc);
-	finish(cat, rc);
+	if (read_failed(cat, s, "Listing replicationProtectedItems"))
+		return;
+	fill_names(cat->az, cat->acc);
+	finish(cat, 0);
 }
 
 /* The listing is over (from deliver): hand each waiter its answer. */
@@ -1221,15 +1241,10 @@ static bool retry_stale(az_req *r, az_resp *s, step_fn again)
 
 static void item_got(az_req *r, az_resp *s)
 {
-	char what[512];
-
 	if (retry_stale(r, s, item_get))
 		return;
-	if (s->rc < 0 || s->status != 200) {
-		snprintf(what, sizeof(what), "Reading replicated item '%s'", r->item);
-		finish(r, http_error(r, s, what));
+	if (read_failed(r, s, "Reading replicated item '%s'", r->item))
 		return;
-	}
 	json_decref(r->item_json);
 	r->item_json = json_incref(s->body);
 	if (r->state_only) {
@@ -1285,13 +1300,8 @@ static int az_get_state(dr_provider *p, const char *item, dr_prov_item_cb cb, vo
 
 static void poll_got(az_req *r, az_resp *s)
 {
-	char what[256];
-
-	if (s->rc < 0 || s->status != 200) {
-		snprintf(what, sizeof(what), "Reading job '%s'", r->job_id);
-		finish(r, http_error(r, s, what));
+	if (read_failed(r, s, "Reading job '%s'", r->job_id))
 		return;
-	}
 	job_view(r, s->body, &r->jv);
 	{
 		uint64_t ra = retry_after_ms(s->http, 0);
@@ -1363,10 +1373,8 @@ static void jobs_view(az_req *r)
 
 static void jobs_listed(az_req *r, az_resp *s)
 {
-	if (s->rc < 0 || s->status != 200) {
-		finish(r, http_error(r, s, "Listing replicationJobs"));
+	if (read_failed(r, s, "Listing replicationJobs"))
 		return;
-	}
 	jobs_view(r);
 	finish(r, 0);
 }
@@ -1419,13 +1427,8 @@ static int az_find_jobs(dr_provider *p, const char *item, int64_t since_ms,
 
 static void points_listed(az_req *r, az_resp *s)
 {
-	char what[512];
-
-	if (s->rc < 0 || s->status != 200) {
-		snprintf(what, sizeof(what), "Listing recovery points of '%s'", r->item);
-		finish(r, http_error(r, s, what));
+	if (read_failed(r, s, "Listing recovery points of '%s'", r->item))
 		return;
-	}
 	points_view(r);
 	finish(r, 0);
 }
@@ -1644,16 +1647,12 @@ static void start_item(az_req *r, az_resp *unused)
 
 static void start_item_got(az_req *r, az_resp *s)
 {
-	char what[512];
 	int rc;
 
 	if (retry_stale(r, s, start_item))
 		return;
-	if (s->rc < 0 || s->status != 200) {
-		snprintf(what, sizeof(what), "Reading replicated item '%s'", r->item);
-		finish(r, http_error(r, s, what));
+	if (read_failed(r, s, "Reading replicated item '%s'", r->item))
 		return;
-	}
 	json_decref(r->item_json);
 	r->item_json = json_incref(s->body);
 	item_view(r, r->item_json, &r->iv);
@@ -1734,14 +1733,10 @@ static void reprotect_mapping(az_req *r, az_resp *s)
 /* Pick the point for latest-processed / latest-app-consistent / latest. */
 static void start_points(az_req *r, az_resp *s)
 {
-	char what[512];
 	size_t i;
 
-	if (s->rc < 0 || s->status != 200) {
-		snprintf(what, sizeof(what), "Listing recovery points of '%s'", r->item);
-		finish(r, http_error(r, s, what));
+	if (read_failed(r, s, "Listing recovery points of '%s'", r->item))
 		return;
-	}
 	points_view(r);
 	for (i = 0; i < r->npts; i++) {
 		if (r->op.rp.kind == DR_RP_LATEST_APP_CONSISTENT &&
@@ -2167,10 +2162,8 @@ static int az_start(dr_provider *p, const dr_op_request *q, dr_prov_start_cb cb,
 
 static void list_done(az_req *r, az_resp *s)
 {
-	if (s->rc < 0 || s->status != 200) {
-		finish(r, http_error(r, s, "Listing replicationProtectedItems"));
+	if (read_failed(r, s, "Listing replicationProtectedItems"))
 		return;
-	}
 	fill_names(r->az, r->acc);
 	finish(r, 0);
 }
@@ -2318,18 +2311,14 @@ static void update_item(az_req *r, az_resp *unused)
 
 static void update_item_got(az_req *r, az_resp *s)
 {
-	char what[512];
 	const char *sc = NULL;
 	json_t *body;
 	char *text;
 
 	if (retry_stale(r, s, update_item))
 		return;
-	if (s->rc < 0 || s->status != 200) {
-		snprintf(what, sizeof(what), "Reading replicated item '%s'", r->item);
-		finish(r, http_error(r, s, what));
+	if (read_failed(r, s, "Reading replicated item '%s'", r->item))
 		return;
-	}
 	if (scenario_job(jprops(s->body), &sc)) {
 		set_err(r, 409, "OperationNotAllowed",
 			"Another operation is running on the item.",
@@ -2385,10 +2374,8 @@ static void update_job(az_req *r, az_resp *s)
 	dr_prov_job v;
 
 	if (s) {
-		if (s->rc < 0 || s->status != 200) {
-			finish(r, http_error(r, s, "Reading the update job"));
+		if (read_failed(r, s, "Reading the update job"))
 			return;
-		}
 		job_view(r, s->body, &v);
 		if (dr_prov_job_done(&v)) {
 			if (dr_prov_job_succeeded(&v)) {
