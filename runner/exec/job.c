@@ -2940,6 +2940,10 @@ void dr_job_free(dr_job *j)
 	json_decref(j->rpo);
 	json_decref(j->gates);
 	dr_net_free(j->net);
+	/* Lazy records of a job let go (not one a crash point stopped) are
+	 * true: write them. A crashed job's are lost, as a killed process's. */
+	if (j->jr && !j->fatal)
+		(void)dr_journal_flush(j->jr);
 	dr_journal_close(j->jr);
 	dr_store_lock_release(j->sim_lock);
 	dr_store_lock_release(j->lock);
