@@ -1147,6 +1147,9 @@ static void send_op(dr_job *j, size_t i)
 	if (jappend_lazy(j, "intent", rec) < 0)
 		return;
 	x->opst = OP_INTENT;
+	/* One provider call per step at a time: never queued twice. */
+	for (size_t k = 0; k < j->ntosend; k++)
+		assert(j->tosend[k] != i);
 	DR_ALLOC_GROW(j->tosend, j->ntosend + 1, j->atosend);
 	j->tosend[j->ntosend++] = i;
 }
