@@ -247,6 +247,9 @@ struct dr_job {
 	struct pend *pend;          /* waiting for the simulator save */
 	size_t npend, apend;
 	dr_defer *flush_defer;
+	dr_defer *jflush_defer;     /* writes the journal's lazy records */
+	size_t *tosend;             /* steps whose intent waits for that write */
+	size_t ntosend, atosend;
 	char plan_digest[65];       /* for signed approvals; "" when unknown */
 	dr_approval_seen seen[2];   /* signed approvals: commit, failback-commit */
 	dr_step *extra;             /* change-recovery-point operations */
@@ -375,6 +378,62 @@ static int jappend(dr_job *j, const char *type, json_t *fields)
 	if (rc < 0)
 		set_fatal(j, rc);
 	return rc;
+}
+
+static void send_queued(dr_job *j);
+
+static void jflush_cb(dr_loop *loop, void *ud)
+{
+	dr_job *j = ud;
+	int rc;
+
+	(void)loop;
+	j->jflush_defer = NULL;
+	if (!j->fatal && (rc = dr_journal_flush(j->jr)) < 0)
+		set_fatal(j, rc);
+	if (!j->fatal)
+		send_queued(j);
+}
+
+/*
+ * Append a record whose loss in a crash is the same as a crash just
+ * before it (group commit, dr_journal_append_lazy): a provider step's
+ * state changes and its accepted and finished records. Resume then finds
+ * the step where it was and asks the provider (reconcile). Everything the
+ * loop turn adds is written by one append at the start of the next turn,
+ * or earlier by the next durable record (an intent before a POST).
+ */
+static int jappend_lazy(dr_job *j, const char *type, json_t *fields)
+{
+	int rc;
+
+	if (j->fatal) {
+		json_decref(fields);
+		return j->fatal;
+	}
+	if (!json_object_get(fields, "pt"))
+		json_object_set_new(fields, "pt", json_integer(pnow(j)));
+	rc = dr_journal_append_lazy(j->jr, type, fields, NULL);
+	json_decref(fields);
+	if (rc < 0) {
+		set_fatal(j, rc);
+		return rc;
+	}
+	if (!j->jflush_defer)
+		j->jflush_defer = dr_loop_defer(j->o.loop, jflush_cb, j);
+	return 0;
+}
+
+/* Step records that may be lazy: provider operations (an intent record,
+ * durable, comes before any request that changes something) and steps
+ * that do nothing outside (barriers, the source shutdown ASR does). */
+static bool lazy_step(const dr_job *j, size_t i)
+{
+	const dr_step *s = gstep(j, i);
+
+	return preq_of(s->kind) >= 0 || (s->flags & DR_STEP_F_BARRIER) ||
+	       s->kind == DR_STEP_GROUP_START || s->kind == DR_STEP_GROUP_JOIN ||
+	       s->kind == DR_STEP_GROUP_END || s->kind == DR_STEP_SHUTDOWN_SOURCE;
 }
 
 static void warn(dr_job *j, size_t i, const char *fmt, ...)
@@ -580,7 +639,7 @@ static int set_state(dr_job *j, size_t i, dr_step_state to, const char *msg)
 		}
 		if (msg)
 			json_object_set_new(rec, "message", json_string(msg));
-		if (jappend(j, "step", rec) < 0)
+		if ((lazy_step(j, i) ? jappend_lazy(j, "step", rec) : jappend(j, "step", rec)) < 0)
 			return j->fatal;
 	}
 	j->cnt[from]--;
@@ -943,7 +1002,7 @@ static void apply_finished(dr_job *j, struct pend *pe)
 	struct xstep *x = &j->xs[i];
 	json_t *rpo = json_object_get(pe->rec, "rpo_s");
 
-	if (jappend(j, "finished", json_incref(pe->rec)) < 0)
+	if (jappend_lazy(j, "finished", json_incref(pe->rec)) < 0)
 		return;
 	if (pe->ok && rpo && machine_of(j, i))
 		json_object_set(j->rpo, machine_of(j, i), rpo);
@@ -1058,8 +1117,8 @@ static void apply_accepted(dr_job *j, struct pend *pe)
 
 	if (crash_at(j, "after-start-accepted", i))
 		return;
-	if (jappend(j, "accepted", json_pack("{s:s,s:s}", "step", gstep(j, i)->id,
-					      "op_id", pe->op_id)) < 0)
+	if (jappend_lazy(j, "accepted", json_pack("{s:s,s:s}", "step", gstep(j, i)->id,
+						   "op_id", pe->op_id)) < 0)
 		return;
 	x->opst = OP_ACCEPTED;
 	x->op_id = dr_xstrdup(pe->op_id);
@@ -1075,7 +1134,6 @@ static void send_op(dr_job *j, size_t i)
 	dr_op_request q;
 	char crid[DR_JOB_ID_MAX + 300];
 	json_t *rec;
-	int rc;
 
 	if (crash_at(j, "before-intent", i))
 		return;
@@ -1090,12 +1148,34 @@ static void send_op(dr_job *j, size_t i)
 			"attempt", (int)x->attempt, "crid", crid, "pt", (json_int_t)x->intent_pt);
 	if (q.item)
 		json_object_set_new(rec, "machine", json_string(q.item));
-	if (jappend(j, "intent", rec) < 0)
+	/* Durable before the request goes out: the intents of one loop turn
+	 * are written together, then their requests sent (send_queued). */
+	if (jappend_lazy(j, "intent", rec) < 0)
 		return;
 	x->opst = OP_INTENT;
-	rc = dr_provider_start(j->o.provider, &q, on_start, task_of(j, i));
-	if (rc < 0)
-		step_done(j, i, DR_SS_FAILED, "start: %s", dr_error_msg());
+	/* One provider call per step at a time: never queued twice. */
+	for (size_t k = 0; k < j->ntosend; k++)
+		assert(j->tosend[k] != i);
+	DR_ALLOC_GROW(j->tosend, j->ntosend + 1, j->atosend);
+	j->tosend[j->ntosend++] = i;
+}
+
+/* The journal holds the intents: send their requests. */
+static void send_queued(dr_job *j)
+{
+	size_t n = j->ntosend;
+
+	j->ntosend = 0;
+	for (size_t k = 0; k < n && !j->fatal; k++) {
+		size_t i = j->tosend[k];
+		dr_op_request q;
+
+		if (j->xs[i].opst != OP_INTENT || j->xs[i].st != DR_SS_RUNNING)
+			continue;
+		fill_request(j, i, &q);
+		if (dr_provider_start(j->o.provider, &q, on_start, task_of(j, i)) < 0)
+			step_done(j, i, DR_SS_FAILED, "start: %s", dr_error_msg());
+	}
 }
 
 static void precheck(dr_job *j, size_t i);
@@ -1265,7 +1345,7 @@ static void on_precheck(void *ud, int rc, const dr_prov_item *it, const dr_prov_
 
 static void precheck(dr_job *j, size_t i)
 {
-	if (dr_provider_get_item(j->o.provider, machine_of(j, i), on_precheck,
+	if (dr_provider_get_state(j->o.provider, machine_of(j, i), on_precheck,
 				 task_of(j, i)) < 0)
 		step_done(j, i, DR_SS_FAILED, "get item: %s", dr_error_msg());
 }
@@ -1389,7 +1469,7 @@ static void on_reconcile_jobs(void *ud, int rc, const dr_prov_job *jobs, size_t 
 			poll_op(j, i);
 		return;
 	}
-	if (dr_provider_get_item(j->o.provider, machine_of(j, i), on_reconcile_item, t) < 0)
+	if (dr_provider_get_state(j->o.provider, machine_of(j, i), on_reconcile_item, t) < 0)
 		step_done(j, i, DR_SS_FAILED, "get item: %s", dr_error_msg());
 }
 
@@ -2982,14 +3062,22 @@ int dr_job_run(dr_job *j)
 			j->ctl_timer = NULL;
 			dr_loop_timer_cancel(j->o.loop, j->renew_timer);
 			j->renew_timer = NULL;
+			if ((rc = dr_journal_flush(j->jr)) < 0) {
+				set_fatal(j, rc);
+				return rc;
+			}
 			emit(j, "job-detached",
 			     json_pack("{s:s}", "message", "waiting for people; the job can "
 				       "be approved/continued and resumed later"));
 			return DR_EAGAIN;
 		}
 		rc = dr_loop_run_once(j->o.loop, true);
-		if (rc == DR_ECANCELLED)
+		if (rc == DR_ECANCELLED) {
+			/* A clean stop: what happened is written. */
+			if (!j->fatal)
+				(void)dr_journal_flush(j->jr);
 			return dr_error_set(DR_ECANCELLED, "job %s: interrupted", j->id);
+		}
 		if (rc < 0)
 			return rc;
 		if (rc == 0 && !j->ended && !j->fatal) {
@@ -3003,6 +3091,16 @@ int dr_job_run(dr_job *j)
 	j->ctl_timer = NULL;
 	dr_loop_timer_cancel(j->o.loop, j->renew_timer);
 	j->renew_timer = NULL;
+	/*
+	 * A lost lock still journals what finished in flight: the append is
+	 * guarded by its position, so a new holder's records cannot be mixed in.
+	 */
+	if (!j->fatal || j->lock_lost) {
+		int rc = dr_journal_flush(j->jr);
+
+		if (rc < 0 && !j->fatal)
+			set_fatal(j, rc);
+	}
 	if (j->fatal && j->lock_lost)
 		return lock_lost_error(j);
 	if (j->fatal) {
@@ -3048,9 +3146,12 @@ void dr_job_free(dr_job *j)
 	for (size_t k = 0; k < j->npend; k++)
 		pend_release(&j->pend[k]);
 	free(j->pend);
+	free(j->tosend);
 	if (j->o.loop) {
 		if (j->flush_defer)
 			dr_loop_defer_cancel(j->o.loop, j->flush_defer);
+		if (j->jflush_defer)
+			dr_loop_defer_cancel(j->o.loop, j->jflush_defer);
 		dr_loop_timer_cancel(j->o.loop, j->ctl_timer);
 		dr_loop_timer_cancel(j->o.loop, j->renew_timer);
 		if (j->sched_defer)
@@ -3073,6 +3174,10 @@ void dr_job_free(dr_job *j)
 	json_decref(j->rpo);
 	json_decref(j->gates);
 	dr_net_free(j->net);
+	/* Lazy records of a job let go (not one a crash point stopped) are
+	 * true: write them. A crashed job's are lost, as a killed process's. */
+	if (j->jr && !j->fatal)
+		(void)dr_journal_flush(j->jr);
 	dr_journal_close(j->jr);
 	dr_store_lock_release(j->sim_lock);
 	dr_store_lock_release(j->lock);

@@ -22,7 +22,9 @@ struct dr_journal {
 	char *job_id;
 	char *key;
 	uint64_t size;     /* bytes in the object: the next append's position */
-	uint64_t last_seq;
+	uint64_t last_seq; /* written or pending */
+	dr_strbuf pend;    /* lazy records not yet written (whole lines) */
+	size_t npend;
 	int poisoned;
 };
 
@@ -226,6 +228,7 @@ static dr_journal *journal_new(dr_store *s, const char *job_id)
 	j->store = s;
 	j->job_id = dr_xstrdup(job_id);
 	j->key = dr_strbuf_detach(&key, NULL);
+	dr_strbuf_init(&j->pend, 0);
 	return j;
 }
 
@@ -284,24 +287,49 @@ static int landed(dr_journal *j, const dr_strbuf *line)
 	return ok;
 }
 
+/* Write the pending lines, then line (may be NULL), in one store append. */
+static int write_out(dr_journal *j, const dr_strbuf *line)
+{
+	const dr_strbuf *data = &j->pend;
+	int rc;
+
+	if (line)
+		dr_strbuf_add(&j->pend, line->buf, line->len);
+	if (!data->len)
+		return 0;
+	rc = dr_store_append(j->store, j->key, data->buf, data->len, j->size);
+	if (rc == DR_ECONFLICT && landed(j, data))
+		rc = 0;
+	if (rc) {
+		j->poisoned = 1;
+		return rc;
+	}
+	j->size += data->len;
+	dr_strbuf_reset(&j->pend);
+	j->npend = 0;
+	return 0;
+}
+
+/* rec as a line for seq into out, within the record limit. */
+static int format_line(dr_journal *j, json_t *rec, uint64_t seq, dr_strbuf *out)
+{
+	int rc = dr_journal_format(seq, rec, out);
+
+	if (!rc && out->len > DR_JOURNAL_RECORD_MAX)
+		rc = dr_error_set(DR_ELIMIT, "journal %s: record of %zu bytes exceeds %u",
+				  j->key, out->len, DR_JOURNAL_RECORD_MAX);
+	return rc;
+}
+
 static int append_record(dr_journal *j, json_t *rec, uint64_t seq)
 {
 	dr_strbuf line = DR_STRBUF_INIT;
-	int rc = dr_journal_format(seq, rec, &line);
+	int rc = format_line(j, rec, seq, &line);
 
-	if (!rc && line.len > DR_JOURNAL_RECORD_MAX)
-		rc = dr_error_set(DR_ELIMIT, "journal %s: record of %zu bytes exceeds %u",
-				  j->key, line.len, DR_JOURNAL_RECORD_MAX);
 	if (!rc) {
-		rc = dr_store_append(j->store, j->key, line.buf, line.len, j->size);
-		if (rc == DR_ECONFLICT && landed(j, &line))
-			rc = 0;
-		if (rc) {
-			j->poisoned = 1;
-		} else {
-			j->size += line.len;
+		rc = write_out(j, &line);
+		if (!rc)
 			j->last_seq = seq;
-		}
 	}
 	dr_strbuf_release(&line);
 	return rc;
@@ -423,6 +451,54 @@ int dr_journal_append_new(dr_journal *j, const char *type, json_t *fields,
 	return rc;
 }
 
+/* Pending bytes past this are written at once (a store append carries at
+ * most DR_STORE_APPEND_MAX). */
+#define PEND_MAX ((size_t)1 << 20)
+
+int dr_journal_append_lazy(dr_journal *j, const char *type, json_t *fields,
+			   uint64_t *seq_out)
+{
+	json_t *rec;
+	int rc;
+
+	if (j->poisoned)
+		return dr_error_set(DR_EIO, "journal %s: an earlier append failed; reopen "
+				    "the journal to continue", j->key);
+	rc = build_record(j->last_seq + 1, type, fields, &rec);
+	if (rc)
+		return rc;
+	{
+		dr_strbuf line = DR_STRBUF_INIT;
+
+		rc = format_line(j, rec, j->last_seq + 1, &line);
+		if (!rc) {
+			dr_strbuf_add(&j->pend, line.buf, line.len);
+			j->npend++;
+			j->last_seq++;
+			if (seq_out)
+				*seq_out = j->last_seq;
+			if (j->pend.len > PEND_MAX)
+				rc = write_out(j, NULL);
+		}
+		dr_strbuf_release(&line);
+	}
+	json_decref(rec);
+	return rc;
+}
+
+int dr_journal_flush(dr_journal *j)
+{
+	if (j->poisoned)
+		return dr_error_set(DR_EIO, "journal %s: an earlier append failed; reopen "
+				    "the journal to continue", j->key);
+	return write_out(j, NULL);
+}
+
+size_t dr_journal_pending(const dr_journal *j)
+{
+	return j->npend;
+}
+
 uint64_t dr_journal_last_seq(const dr_journal *j)
 {
 	return j->last_seq;
@@ -437,6 +513,7 @@ void dr_journal_close(dr_journal *j)
 {
 	if (!j)
 		return;
+	dr_strbuf_release(&j->pend);
 	free(j->job_id);
 	free(j->key);
 	free(j);

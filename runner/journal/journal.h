@@ -112,11 +112,30 @@ int dr_journal_append(dr_journal *j, const char *type, json_t *fields,
 int dr_journal_append_new(dr_journal *j, const char *type, json_t *fields,
 			  uint64_t *seq_out);
 
-/* Seq of the last record written or replayed. */
+/*
+ * Group commit. dr_journal_append_lazy() gives the record its seq at once
+ * but keeps it in memory; the next dr_journal_append() or
+ * dr_journal_flush() writes every pending record (and its own) in one
+ * durable store append, in seq order. So a durable record implies that
+ * every record before it is durable too, and a crash loses at most a tail
+ * of lazy records, never one in the middle. Use it for records whose loss
+ * is the same as a crash just before them (the caller must not act on a
+ * lazy record outside the process before a flush). Pending records past
+ * 1 MiB are written at once. Fields are borrowed.
+ */
+int dr_journal_append_lazy(dr_journal *j, const char *type, json_t *fields,
+			   uint64_t *seq_out);
+/* Write the pending records (one durable append); 0 when there are none. */
+int dr_journal_flush(dr_journal *j);
+/* Lazy records not yet written. */
+size_t dr_journal_pending(const dr_journal *j);
+
+/* Seq of the last record written, pending or replayed. */
 uint64_t dr_journal_last_seq(const dr_journal *j);
 const char *dr_journal_job_id(const dr_journal *j);
 
-/* Free the handle (appends are already durable). NULL is allowed. */
+/* Free the handle. Durable appends are on disk; pending lazy records are
+ * dropped, as a crash would (flush first). NULL is allowed. */
 void dr_journal_close(dr_journal *j);
 
 /*

@@ -115,6 +115,7 @@ struct az_req {
 	int64_t sent_ms;      /* wall clock when the POST went out */
 	bool relisted;
 	bool post_5xx;
+	bool state_only;      /* R_ITEM: no recovery points (get_state) */
 	int polls;
 	/* the call in flight */
 	struct {
@@ -340,6 +341,29 @@ static int http_error(az_req *r, const az_resp *s, const char *what)
 	set_err(r, (int)s->status, code, causes, action, "%s: HTTP %ld %s%s%s",
 		what, s->status, code, msg ? ": " : "", msg ? msg : "");
 	return rc;
+}
+
+static void finish(az_req *r, int rc);
+
+/*
+ * A read that did not answer 200 (or did not answer): finish r with the
+ * ARM error, naming the request (printf format); true when it did.
+ */
+static bool read_failed(az_req *r, const az_resp *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static bool read_failed(az_req *r, const az_resp *s, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	if (s->rc == 0 && s->status == 200)
+		return false;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	finish(r, http_error(r, s, what));
+	return true;
 }
 
 /* ---- request life cycle ---- */
@@ -848,13 +872,10 @@ static void resolve(az_req *r, bool force, step_fn then)
 
 static void cat_listed(az_req *cat, az_resp *s)
 {
-	int rc = 0;
-
-	if (s->rc < 0 || s->status != 200)
-		rc = http_error(cat, s, "Listing replicationProtectedItems");
-	else
-		fill_names(cat->az, cat->acc);
-	finish(cat, rc);
+	if (read_failed(cat, s, "Listing replicationProtectedItems"))
+		return;
+	fill_names(cat->az, cat->acc);
+	finish(cat, 0);
 }
 
 /* The listing is over (from deliver): hand each waiter its answer. */
@@ -1223,17 +1244,17 @@ static bool retry_stale(az_req *r, az_resp *s, step_fn again)
 
 static void item_got(az_req *r, az_resp *s)
 {
-	char what[512];
-
 	if (retry_stale(r, s, item_get))
 		return;
-	if (s->rc < 0 || s->status != 200) {
-		snprintf(what, sizeof(what), "Reading replicated item '%s'", r->item);
-		finish(r, http_error(r, s, what));
+	if (read_failed(r, s, "Reading replicated item '%s'", r->item))
 		return;
-	}
 	json_decref(r->item_json);
 	r->item_json = json_incref(s->body);
+	if (r->state_only) {
+		item_view(r, r->item_json, &r->iv);
+		finish(r, 0);
+		return;
+	}
 	{
 		dr_strbuf p = DR_STRBUF_INIT;
 
@@ -1264,17 +1285,26 @@ static int az_get_item(dr_provider *p, const char *item, dr_prov_item_cb cb, voi
 	return 0;
 }
 
+/* One GET of the item: the executor's checks before an operation need no
+ * recovery points, and listing them is most of get_item's requests. */
+static int az_get_state(dr_provider *p, const char *item, dr_prov_item_cb cb, void *ud)
+{
+	dr_azure *az = p->impl;
+	az_req *r = new_req(az, R_ITEM, ud);
+
+	r->cb.item = cb;
+	r->item = dr_xstrdup(item);
+	r->state_only = true;
+	resolve(r, false, item_get);
+	return 0;
+}
+
 /* ---- poll ---- */
 
 static void poll_got(az_req *r, az_resp *s)
 {
-	char what[256];
-
-	if (s->rc < 0 || s->status != 200) {
-		snprintf(what, sizeof(what), "Reading job '%s'", r->job_id);
-		finish(r, http_error(r, s, what));
+	if (read_failed(r, s, "Reading job '%s'", r->job_id))
 		return;
-	}
 	job_view(r, s->body, &r->jv);
 	{
 		uint64_t ra = retry_after_ms(s->http, 0);
@@ -1346,10 +1376,8 @@ static void jobs_view(az_req *r)
 
 static void jobs_listed(az_req *r, az_resp *s)
 {
-	if (s->rc < 0 || s->status != 200) {
-		finish(r, http_error(r, s, "Listing replicationJobs"));
+	if (read_failed(r, s, "Listing replicationJobs"))
 		return;
-	}
 	jobs_view(r);
 	finish(r, 0);
 }
@@ -1402,13 +1430,8 @@ static int az_find_jobs(dr_provider *p, const char *item, int64_t since_ms,
 
 static void points_listed(az_req *r, az_resp *s)
 {
-	char what[512];
-
-	if (s->rc < 0 || s->status != 200) {
-		snprintf(what, sizeof(what), "Listing recovery points of '%s'", r->item);
-		finish(r, http_error(r, s, what));
+	if (read_failed(r, s, "Listing recovery points of '%s'", r->item))
 		return;
-	}
 	points_view(r);
 	finish(r, 0);
 }
@@ -1627,16 +1650,12 @@ static void start_item(az_req *r, az_resp *unused)
 
 static void start_item_got(az_req *r, az_resp *s)
 {
-	char what[512];
 	int rc;
 
 	if (retry_stale(r, s, start_item))
 		return;
-	if (s->rc < 0 || s->status != 200) {
-		snprintf(what, sizeof(what), "Reading replicated item '%s'", r->item);
-		finish(r, http_error(r, s, what));
+	if (read_failed(r, s, "Reading replicated item '%s'", r->item))
 		return;
-	}
 	json_decref(r->item_json);
 	r->item_json = json_incref(s->body);
 	item_view(r, r->item_json, &r->iv);
@@ -1717,14 +1736,10 @@ static void reprotect_mapping(az_req *r, az_resp *s)
 /* Pick the point for latest-processed / latest-app-consistent / latest. */
 static void start_points(az_req *r, az_resp *s)
 {
-	char what[512];
 	size_t i;
 
-	if (s->rc < 0 || s->status != 200) {
-		snprintf(what, sizeof(what), "Listing recovery points of '%s'", r->item);
-		finish(r, http_error(r, s, what));
+	if (read_failed(r, s, "Listing recovery points of '%s'", r->item))
 		return;
-	}
 	points_view(r);
 	for (i = 0; i < r->npts; i++) {
 		if (r->op.rp.kind == DR_RP_LATEST_APP_CONSISTENT &&
@@ -2150,10 +2165,8 @@ static int az_start(dr_provider *p, const dr_op_request *q, dr_prov_start_cb cb,
 
 static void list_done(az_req *r, az_resp *s)
 {
-	if (s->rc < 0 || s->status != 200) {
-		finish(r, http_error(r, s, "Listing replicationProtectedItems"));
+	if (read_failed(r, s, "Listing replicationProtectedItems"))
 		return;
-	}
 	fill_names(r->az, r->acc);
 	finish(r, 0);
 }
@@ -2353,18 +2366,14 @@ static void update_item(az_req *r, az_resp *unused)
 
 static void update_item_got(az_req *r, az_resp *s)
 {
-	char what[512];
 	const char *sc = NULL;
 	json_t *body;
 	char *text;
 
 	if (retry_stale(r, s, update_item))
 		return;
-	if (s->rc < 0 || s->status != 200) {
-		snprintf(what, sizeof(what), "Reading replicated item '%s'", r->item);
-		finish(r, http_error(r, s, what));
+	if (read_failed(r, s, "Reading replicated item '%s'", r->item))
 		return;
-	}
 	if (scenario_job(jprops(s->body), &sc)) {
 		set_err(r, 409, "OperationNotAllowed",
 			"Another operation is running on the item.",
@@ -2427,10 +2436,8 @@ static void update_job(az_req *r, az_resp *s)
 	dr_prov_job v;
 
 	if (s) {
-		if (s->rc < 0 || s->status != 200) {
-			finish(r, http_error(r, s, "Reading the update job"));
+		if (read_failed(r, s, "Reading the update job"))
 			return;
-		}
 		job_view(r, s->body, &v);
 		if (dr_prov_job_done(&v)) {
 			if (dr_prov_job_succeeded(&v)) {
@@ -2478,6 +2485,7 @@ static void az_free_provider(dr_provider *p)
 static const dr_provider_ops azure_ops = {
 	.name = "azure",
 	.get_item = az_get_item,
+	.get_state = az_get_state,
 	.start = az_start,
 	.poll = az_poll,
 	.find_jobs = az_find_jobs,

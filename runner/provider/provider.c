@@ -286,6 +286,16 @@ int dr_provider_get_item(dr_provider *p, const char *item, dr_prov_item_cb cb,
 	return p->ops->get_item(p, item, cb, ud);
 }
 
+int dr_provider_get_state(dr_provider *p, const char *item, dr_prov_item_cb cb,
+			  void *ud)
+{
+	if (!item || !cb)
+		return dr_error_set(DR_EINVAL, "get_state: no item or callback");
+	if (p->ops->get_state)
+		return p->ops->get_state(p, item, cb, ud);
+	return p->ops->get_item(p, item, cb, ud);
+}
+
 int dr_provider_start(dr_provider *p, const dr_op_request *req,
 		      dr_prov_start_cb cb, void *ud)
 {

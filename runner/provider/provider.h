@@ -208,6 +208,10 @@ typedef struct dr_provider_ops {
 	/* The provider's clock in Unix ms; NULL: the wall clock. */
 	int64_t (*now_ms)(dr_provider *p);
 	void (*free)(dr_provider *p);
+	/* Optional: get_item without the recovery points (see
+	 * dr_provider_get_state); NULL: get_item answers. */
+	int (*get_state)(dr_provider *p, const char *item, dr_prov_item_cb cb,
+			 void *ud);
 } dr_provider_ops;
 
 struct dr_provider {
@@ -229,6 +233,16 @@ const char *dr_provider_name(const dr_provider *p);
 /* The item's state: protectionState, allowedOperations, points, ... */
 int dr_provider_get_item(dr_provider *p, const char *item, dr_prov_item_cb cb,
 			 void *ud);
+/*
+ * The item's state for a decision about an operation (allowedOperations,
+ * protectionState, location, current job, committed): get_item without
+ * reading the recovery points, which can take many requests (azure: every
+ * page of a 72-hour list). last_point and last_app_point are empty and
+ * failover_point has its id only; everything else is as get_item gives
+ * it. Providers without a cheaper read answer with get_item.
+ */
+int dr_provider_get_state(dr_provider *p, const char *item, dr_prov_item_cb cb,
+			  void *ud);
 /* Ask for an operation; the callback gets the job id once accepted. */
 int dr_provider_start(dr_provider *p, const dr_op_request *req,
 		      dr_prov_start_cb cb, void *ud);

@@ -475,7 +475,7 @@ TEST(crash_and_resume)
 	dr_job *j = NULL;
 	dr_job_status_code st = DR_JOB_RUNNING;
 	json_t *stats;
-	long started = 0;
+	long started = 0, journaled;
 	int rc;
 
 	snprintf(dir, sizeof(dir), "%s/crash", g_dir);
@@ -510,10 +510,16 @@ TEST(crash_and_resume)
 		started += azemu_accepted(stats, name, "unplanned-failover");
 	}
 	json_decref(stats);
-	/* All 50 were sent at once; 29 were journaled accepted, the others
-	 * only as intents: resume has to find them at ASR. */
-	printf("  crash: %ld of 50 failovers accepted when the runner stopped\n", started);
+	/* All 50 were sent at once. Accepted records are group-committed
+	 * once per loop turn (docs/execution.md), so those of the turn the
+	 * crash hit are lost with the process: at most 29 are in the journal,
+	 * the other failovers only as intents, and resume has to find them at
+	 * ASR. */
+	journaled = journal_count(w.s, id, "\"type\":\"accepted\"");
+	printf("  crash: %ld of 50 failovers accepted when the runner stopped, %ld journaled\n",
+	       started, journaled);
 	CHECK(started >= 30 && started <= 50);
+	CHECK(journaled >= 0 && journaled <= 29);
 	world_close(&w);
 
 	if (world_open(&w, &e, 50, dir, 0, 0) < 0) {
@@ -535,9 +541,9 @@ TEST(crash_and_resume)
 	CHECK_STR(dr_job_status_name(st), "succeeded");
 	CHECK_INT(w.failed_steps, 0);
 	CHECK_INT(not_once(&e, &w, 50), 0);
-	/* 29 accepted records were written before the crash (the 30th
-	 * start's was not): every other failover ASR accepted was adopted. */
-	CHECK_INT(journal_count(w.s, id, "\"type\":\"adopted\""), started - 29);
+	/* Every failover ASR accepted without an accepted record in the
+	 * journal was adopted, no more, no fewer. */
+	CHECK_INT(journal_count(w.s, id, "\"type\":\"adopted\""), started - journaled);
 	dr_provider_free(w.prov);
 	w.prov = NULL;
 	dr_job_free(j);

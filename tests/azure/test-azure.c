@@ -406,6 +406,21 @@ TEST(secret_flow_and_item_view)
 	dr_azure_get_stats(c.az, &st);
 	CHECK_INT(st.listings, 1);
 	res_release(&r);
+	/* get_state: one GET of the item, no recovery points. */
+	{
+		unsigned before = st.requests;
+
+		memset(&r, 0, sizeof(r));
+		CHECK_INT(dr_provider_get_state(c.p, "vm02", on_item, &r), 0);
+		wait_res(c.l, &r);
+		CHECK_INT(r.rc, 0);
+		CHECK_STR(item_s(&r, "protectionState"), "Protected");
+		CHECK(json_array_size(json_object_get(r.j, "allowedOperations")) > 0);
+		CHECK(json_object_get(json_object_get(r.j, "lastRecoveryPoint"), "id") == NULL);
+		dr_azure_get_stats(c.az, &st);
+		CHECK_INT(st.requests - before, 1);
+		res_release(&r);
+	}
 	get_item(&c, "nosuch", &r);
 	CHECK_INT(r.rc, DR_ENOTFOUND);
 	CHECK_STR(r.err_code, "NotFound");

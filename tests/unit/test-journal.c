@@ -927,6 +927,68 @@ TEST(racing_writers_processes)
 	dr_test_store_free(s);
 }
 
+static int seq_types(void *ctx, uint64_t seq, const char *type, json_t *rec)
+{
+	(void)rec;
+	dr_strbuf_addf(ctx, "%llu:%s ", (unsigned long long)seq, type);
+	return 0;
+}
+
+/* Group commit: lazy records wait in memory and go out with the next
+ * durable append or flush, in seq order, as one append. */
+TEST(lazy_records)
+{
+	DR_TEST_DIR_ONLY("a failed flush through the dr_fileio crash layer");
+	dr_crashio *c = dr_crashio_new();
+	char *dir;
+	dr_store *s = open_crash_store(&dir, c);
+	dr_journal *j;
+	dr_journal_replay_info info;
+	dr_strbuf out = DR_STRBUF_INIT;
+	uint64_t seq = 0, size0 = build(s, "z", 1, &j), size = 0;
+
+	CHECK_INT(dr_journal_append_lazy(j, "step", NULL, &seq), 0);
+	CHECK_INT(seq, 3);
+	CHECK_INT(dr_journal_append_lazy(j, "accepted", NULL, &seq), 0);
+	CHECK_INT(seq, 4);
+	CHECK_INT(dr_journal_pending(j), 2);
+	CHECK_INT(dr_journal_last_seq(j), 4);
+	/* Not written yet. */
+	dr_store_size(s, "jobs/z/journal", &size);
+	CHECK_INT(size, size0);
+	/* A durable append carries them, before itself. */
+	CHECK_INT(dr_journal_append(j, "intent", NULL, &seq), 0);
+	CHECK_INT(seq, 5);
+	CHECK_INT(dr_journal_pending(j), 0);
+	CHECK_INT(dr_journal_flush(j), 0); /* nothing pending: nothing to do */
+	CHECK_INT(dr_journal_append_lazy(j, "finished", NULL, NULL), 0);
+	CHECK_INT(dr_journal_flush(j), 0);
+	CHECK_INT(dr_journal_pending(j), 0);
+	/* Dropped at close when not flushed, as a crash would. */
+	CHECK_INT(dr_journal_append_lazy(j, "lost", NULL, NULL), 0);
+	dr_journal_close(j);
+	CHECK_INT(dr_journal_replay(s, "z", seq_types, &out, &info), 0);
+	CHECK_STR(out.buf, "1:job 2:step 3:step 4:accepted 5:intent 6:finished ");
+	CHECK_INT(info.torn, 0);
+
+	/* A failed flush poisons the handle; nothing of it is replayed. */
+	CHECK_INT(dr_journal_open(s, "z", 0, &j, NULL), 0);
+	CHECK_INT(dr_journal_append_lazy(j, "step", NULL, &seq), 0);
+	CHECK_INT(seq, 7);
+	dr_crashio_fail_fsync(c, 0, 1);
+	CHECK_INT(dr_journal_flush(j), DR_EIO);
+	CHECK_INT(dr_journal_append_lazy(j, "step", NULL, NULL), DR_EIO);
+	CHECK_INT(dr_journal_flush(j), DR_EIO);
+	dr_journal_close(j);
+	dr_strbuf_reset(&out);
+	CHECK_INT(dr_journal_replay(s, "z", seq_types, &out, &info), 0);
+	CHECK_INT(info.records, 6);
+	dr_strbuf_release(&out);
+	dr_store_free(s);
+	dr_crashio_free(c);
+	testdir_free(dir);
+}
+
 int main(void)
 {
 	if (dr_test_store_check())
@@ -944,5 +1006,6 @@ int main(void)
 	RUN(retried_append_landed);
 	RUN(racing_writers_interleaved);
 	RUN(racing_writers_processes);
+	RUN(lazy_records);
 	return test_summary();
 }
