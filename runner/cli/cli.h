@@ -107,6 +107,7 @@ int dr_cli_open_store(const char *cmdname, const char *dir, const char *plan_dir
 struct dr_cli_run {
 	const char *state;        /* --state SPEC or NULL */
 	bool detach;              /* --detach */
+	bool unattended;          /* --unattended (drills; the scheduler sets it) */
 	bool json;                /* --output json */
 	unsigned concurrency;     /* -j; 0: the plan's */
 	dr_compile_opts copts;

@@ -268,6 +268,8 @@ static int job_show(const struct dr_cmd *cmd, const struct sub *sub, struct job_
 		}
 		printf("\n");
 	}
+	if (json_is_true(json_object_get(doc, "unattended")))
+		printf("mode       unattended (drill.unattended decides manual steps and gates)\n");
 	printf("steps      %lld:", (long long)json_integer_value(json_object_get(doc, "steps_total")));
 	json_object_foreach(json_object_get(doc, "counts"), k, v)
 		printf(" %lld %s", (long long)json_integer_value(v), k);
@@ -296,7 +298,10 @@ static int job_show(const struct dr_cmd *cmd, const struct sub *sub, struct job_
 		printf("%-44s %-10s %3lld  %-8s  %-8s  %s\n", k, sget(st, "state"),
 		       (long long)json_integer_value(json_object_get(st, "attempt")) + 1,
 		       a, b, c);
-		if (*sget(st, "message") && strcmp(sget(st, "state"), "succeeded"))
+		/* Policy decisions of unattended drills are shown even when
+		 * they passed the step: they stand in for a person. */
+		if (*sget(st, "message") && (strcmp(sget(st, "state"), "succeeded") ||
+					     json_object_get(st, "unattended")))
 			printf("    %s\n", sget(st, "message"));
 		if (json_is_array(errs))
 			json_array_foreach(errs, i, v) {

@@ -250,6 +250,9 @@ struct dr_job {
 	size_t nx, ax;
 	dr_arena *xa;               /* their ids and points */
 	dr_net *net;                /* ours, when opts.net is NULL */
+	bool unattended;            /* an unattended drill (journal header) */
+	bool aborting;              /* an unattended drill failed: clean up */
+	char *abort_msg;            /* why, for the job's end */
 };
 
 static void schedule(dr_job *j);
@@ -495,6 +498,7 @@ static void push_ready(dr_job *j, size_t i)
 
 static void make_ready(dr_job *j, size_t i);
 static void gate_eval(dr_job *j, size_t i);
+static bool unattended_decide(dr_job *j, size_t i);
 
 static void on_terminal(dr_job *j, size_t i)
 {
@@ -520,7 +524,7 @@ static void on_terminal(dr_job *j, size_t i)
 
 		if (g >= 0 && j->xs[g].st == DR_SS_WAITING)
 			gate_eval(j, (size_t)g);
-	} else if (satisfied(x)) {
+	} else if (satisfied(x) || (j->aborting && terminal(x->st))) {
 		for (size_t k = j->rev_off[i]; k < j->rev_off[i + 1]; k++) {
 			size_t d = j->rev[k];
 
@@ -623,9 +627,22 @@ static void step_done(dr_job *j, size_t i, dr_step_state to, const char *fmt, ..
  * Dependencies done: ready, unless an optional machine's operation failed
  * before it on the same machine (then its later steps are skipped).
  */
+/* A failed unattended drill runs its cleanup phase and nothing else. */
+#define ABORT_SKIP "skipped: the unattended drill failed; cleaning up"
+
+static bool abort_skips(const dr_job *j, size_t i)
+{
+	return j->aborting && gstep(j, i)->phase != DR_PHASE_CLEANUP;
+}
+
 static void make_ready(dr_job *j, size_t i)
 {
 	const dr_step *s = gstep(j, i);
+
+	if (abort_skips(j, i)) {
+		set_state(j, i, DR_SS_SKIPPED, ABORT_SKIP);
+		return;
+	}
 
 	if (s->machine >= 0 && j->lost[s->machine]) {
 		j->xs[i].machine_lost = true;
@@ -648,11 +665,15 @@ static void sched_cb(dr_loop *loop, void *ud)
 	j->sched_queued = false;
 	if (j->fatal)
 		return;
-	while (j->rh < j->rn && !j->halt && !j->cancel && !j->fatal) {
+	while (j->rh < j->rn && (!j->halt || j->aborting) && !j->cancel && !j->fatal) {
 		size_t i = j->ready[j->rh++];
 
 		if (j->xs[i].st != DR_SS_READY)
 			continue;
+		if (abort_skips(j, i)) {
+			set_state(j, i, DR_SS_SKIPPED, ABORT_SKIP);
+			continue;
+		}
 		launch(j, i);
 	}
 	if (j->rh == j->rn)
@@ -1522,6 +1543,56 @@ static void arm_tick(dr_job *j, size_t i)
 					 tick_cb, t);
 }
 
+/*
+ * Unattended drills never wait for a person (docs/execution.md): a manual
+ * step or gate that would wait follows drill.unattended: auto-approve,
+ * recording the plan's reason, or fail the drill, which then skips what is
+ * left of it, still cleans up, and ends failed. The decision is journaled
+ * (`unattended` record) before the step changes. Only drills: a failover's
+ * gate is never passed by a policy. Returns true when step i was decided.
+ */
+static bool unattended_decide(dr_job *j, size_t i)
+{
+	const dr_step *s = gstep(j, i);
+	const dr_drill *d = &j->p->drill;
+	bool gate = s->kind == DR_STEP_GATE;
+	const char *pol = gate ? d->gate_policy.v : d->manual_policy.v;
+	const char *key = gate ? "drill.unattended.gates" : "drill.unattended.manual";
+	dr_strbuf msg = DR_STRBUF_INIT;
+
+	if (!j->unattended || j->g->op != DR_OP_DRILL || j->xs[i].st != DR_SS_WAITING)
+		return false;
+	if (pol && !strcmp(pol, "auto-approve")) {
+		const char *why = d->unattended_reason.v && *d->unattended_reason.v
+				  ? d->unattended_reason.v : "(the plan gives no reason)";
+
+		if (jappend(j, "unattended", json_pack("{s:s,s:s,s:s,s:s}", "step", s->id,
+						       "decision", "auto-approve", "policy",
+						       key, "reason", why)) == 0)
+			step_done(j, i, DR_SS_SUCCEEDED, "auto-approved by policy: %s", why);
+		return true;
+	}
+	if (gate)
+		dr_strbuf_addf(&msg, "unattended drill: gate %s would wait for approval and "
+			       "%s is fail: the drill fails here and cleans up", s->id, key);
+	else
+		dr_strbuf_addf(&msg, "unattended drill: manual step %s (\"%s\") would wait "
+			       "for a person and %s is fail: the drill fails here and "
+			       "cleans up", s->id,
+			       s->action && s->action->manual.v ? s->action->manual.v : "", key);
+	if (jappend(j, "unattended", json_pack("{s:s,s:s,s:s,s:s}", "step", s->id,
+					       "decision", "fail", "policy", key,
+					       "message", msg.buf)) == 0) {
+		j->aborting = true;
+		j->halt = true;
+		free(j->abort_msg);
+		j->abort_msg = dr_xstrdup(msg.buf);
+		set_state(j, i, DR_SS_FAILED, msg.buf);
+	}
+	dr_strbuf_release(&msg);
+	return true;
+}
+
 static void gate_wait(dr_job *j, size_t i, bool announce_only)
 {
 	const dr_gate *gt = gstep(j, i)->gate;
@@ -1538,6 +1609,8 @@ static void gate_wait(dr_job *j, size_t i, bool announce_only)
 		if (set_state(j, i, DR_SS_WAITING, "waiting for approval") < 0)
 			return;
 	}
+	if (unattended_decide(j, i))
+		return;
 	ev = json_pack("{s:s,s:s,s:i,s:i}", "step", gstep(j, i)->id, "gate",
 		       gstep(j, i)->gate_name ? gstep(j, i)->gate_name : gstep(j, i)->id,
 		       "approvals", (int)gate_needed(j, i), "approved",
@@ -1756,11 +1829,8 @@ static void manual_wait(dr_job *j, size_t i, bool announce_only)
 
 	if (!announce_only && set_state(j, i, DR_SS_WAITING, "waiting for `continue`") < 0)
 		return;
-	if (j->g->op == DR_OP_DRILL && j->p->drill.manual_policy.v &&
-	    !strcmp(j->p->drill.manual_policy.v, "auto-approve")) {
-		step_done(j, i, DR_SS_SUCCEEDED, "auto-approved (drill unattended: manual: auto-approve)");
+	if (unattended_decide(j, i))
 		return;
-	}
 	emit(j, "manual-waiting",
 	     json_pack("{s:s,s:s}", "step", gstep(j, i)->id, "instruction",
 		       a && a->manual.v ? a->manual.v : ""));
@@ -1841,7 +1911,7 @@ static long waiting_gate(dr_job *j, const char *name)
 
 static void recompute_halt(dr_job *j)
 {
-	j->halt = false;
+	j->halt = j->aborting;
 	for (size_t i = 0; i < j->n; i++)
 		if (j->xs[i].st == DR_SS_FAILED && !j->xs[i].nc_failed)
 			j->halt = true;
@@ -2216,7 +2286,7 @@ static void check_done(dr_job *j)
 
 	if (j->fatal || j->ended || j->cnt[DR_SS_RUNNING] > 0)
 		return;
-	if (j->rh < j->rn && !j->halt && !j->cancel)
+	if (j->rh < j->rn && (!j->halt || j->aborting) && !j->cancel)
 		return; /* schedule() will start them */
 	if (j->cancel) {
 		for (size_t i = 0; i < j->n && !j->fatal; i++)
@@ -2228,6 +2298,15 @@ static void check_done(dr_job *j)
 	}
 	if (j->rejected) {
 		end_job(j, DR_JOB_REJECTED, "rejected at the gate: failed over, not committed");
+		return;
+	}
+	if (j->aborting) {
+		dr_strbuf m = DR_STRBUF_INIT;
+
+		dr_strbuf_addf(&m, "%s; the cleanup phase ran", j->abort_msg ? j->abort_msg
+			       : "the unattended drill failed");
+		end_job(j, DR_JOB_FAILED, m.buf);
+		dr_strbuf_release(&m);
 		return;
 	}
 	if (j->halt) {
@@ -2430,6 +2509,9 @@ int dr_job_start(const dr_plan *p, const dr_graph *g, const dr_job_opts *o,
 	json_object_set_new(hdr, "provider", json_string(dr_provider_name(o->provider)));
 	json_object_set_new(hdr, "by", json_string(j->by));
 	json_object_set_new(hdr, "pt", json_integer(j->start_pt));
+	j->unattended = o->unattended && g->op == DR_OP_DRILL;
+	if (j->unattended)
+		json_object_set_new(hdr, "unattended", json_true());
 	if (json_is_string(json_object_get(hdr, "plan_digest")))
 		snprintf(j->plan_digest, sizeof(j->plan_digest), "%s",
 			 json_string_value(json_object_get(hdr, "plan_digest")));
@@ -2604,6 +2686,12 @@ int dr_job_resume(const char *job_id, const dr_plan *p, const dr_graph *g,
 	j->ended = j->status != DR_JOB_RUNNING && j->status != DR_JOB_WAITING;
 	j->warnings = json_array_size(json_object_get(doc, "warnings"));
 	j->pnr_done = json_object_get(doc, "point_of_no_return") != NULL;
+	j->unattended = g->op == DR_OP_DRILL &&
+			(o->unattended || json_is_true(json_object_get(doc, "unattended")));
+	if (json_is_string(json_object_get(doc, "drill_abort"))) {
+		j->aborting = true;
+		j->abort_msg = dr_xstrdup(json_string_value(json_object_get(doc, "drill_abort")));
+	}
 	if (jappend(j, "resume", json_pack("{s:s,s:i}", "by", j->by, "pid", (int)getpid())) < 0) {
 		rc = j->fatal;
 		goto fail;
@@ -2629,12 +2717,15 @@ static void prime(dr_job *j)
 		uint32_t left = 0;
 
 		for (size_t k = 0; k < s->ndeps; k++)
-			if (!satisfied(&j->xs[s->deps[k]]))
+			if (!satisfied(&j->xs[s->deps[k]]) &&
+			    !(j->aborting && terminal(j->xs[s->deps[k]].st)))
 				left++;
 		j->xs[i].deps_left = left;
 		if (j->xs[i].st == DR_SS_FAILED && !j->xs[i].nc_failed)
 			j->halt = true;
 	}
+	if (j->aborting)
+		j->halt = true;
 	/* Slots: a chain holds one while one of its steps runs or waits, or
 	 * while it is part-way through. */
 	for (size_t c = 0; c < j->nchains; c++) {
@@ -2850,5 +2941,6 @@ void dr_job_free(dr_job *j)
 	dr_store_lock_release(j->sim_lock);
 	dr_store_lock_release(j->lock);
 	free(j->sim_version);
+	free(j->abort_msg);
 	free(j);
 }

@@ -141,6 +141,19 @@ typedef struct dr_job_opts {
 	 * dir>/lua; exec/hookctx.h); hook file paths are relative to the
 	 * plan's directory. */
 	const char *lua_dir;
+	/*
+	 * An unattended drill (started by the scheduler or `drplan drill
+	 * --unattended`): steps that would wait for a person follow the
+	 * plan's drill.unattended policy instead (docs/execution.md). Kept
+	 * in the journal header, so a resumed job stays unattended. Ignored
+	 * for operations other than drill: their gates always wait.
+	 */
+	bool unattended;
+	/* Webhooks (exec/notify.h): real ms that deliveries still pending
+	 * when dr_job_run() returns may take; 0: 10000. */
+	uint64_t notify_grace_ms;
+	/* Tests: first retry delay of a webhook delivery in loop ms; 0: 1000. */
+	uint64_t notify_backoff_ms;
 	/* Extra fields for the journal header (borrowed; e.g. plan_digest). */
 	json_t *header;
 	/*

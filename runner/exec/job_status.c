@@ -100,6 +100,7 @@ void dr_job__apply(json_t *doc, const char *type, json_t *rec)
 		copy_field(doc, "digest", rec);
 		copy_field(doc, "plan_digest", rec);
 		copy_field(doc, "by", rec);
+		copy_field(doc, "unattended", rec);
 		if (pt)
 			json_object_set(doc, "started", pt);
 		json_object_set_new(doc, "status", json_string("running"));
@@ -239,6 +240,16 @@ void dr_job__apply(json_t *doc, const char *type, json_t *rec)
 		json_object_set_new(doc, "cancel_requested", json_false());
 	} else if (!strcmp(type, "point-of-no-return")) {
 		json_object_set(doc, "point_of_no_return", pt ? pt : json_true());
+	} else if (!strcmp(type, "unattended") && st) {
+		const char *dec = json_string_value(json_object_get(rec, "decision"));
+		json_t *u = json_object();
+
+		copy_field(u, "decision", rec);
+		copy_field(u, "policy", rec);
+		copy_field(u, "reason", rec);
+		json_object_set_new(st, "unattended", u);
+		if (dec && !strcmp(dec, "fail"))
+			json_object_set(doc, "drill_abort", json_object_get(rec, "message"));
 	} else if (!strcmp(type, "job-waiting")) {
 		json_object_set_new(doc, "status", json_string("waiting"));
 	} else if (!strcmp(type, "job-running")) {
