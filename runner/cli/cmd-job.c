@@ -331,6 +331,11 @@ static int job_show(const struct dr_cmd *cmd, const struct sub *sub, struct job_
 			json_decref(sd);
 		}
 	}
+	if (json_array_size(json_object_get(doc, "notifications"))) {
+		printf("\nnotifications:\n");
+		json_array_foreach(json_object_get(doc, "notifications"), i, v)
+			printf("  %s\n", sget(v, "message"));
+	}
 	if (json_array_size(json_object_get(doc, "warnings"))) {
 		printf("\nwarnings:\n");
 		json_array_foreach(json_object_get(doc, "warnings"), i, v)

@@ -12,6 +12,7 @@
  */
 #include "exec/job_int.h"
 #include "exec/hookctx.h"
+#include "exec/notify.h"
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -253,6 +254,7 @@ struct dr_job {
 	bool unattended;            /* an unattended drill (journal header) */
 	bool aborting;              /* an unattended drill failed: clean up */
 	char *abort_msg;            /* why, for the job's end */
+	dr_notify *notify;          /* the plan's webhooks, or NULL */
 };
 
 static void schedule(dr_job *j);
@@ -262,6 +264,9 @@ static void op_begin(dr_job *j, size_t i);
 static void reconcile(dr_job *j, size_t i);
 static void step_done(dr_job *j, size_t i, dr_step_state to, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+static void warn(dr_job *j, size_t i, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int jappend(dr_job *j, const char *type, json_t *fields);
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -323,7 +328,7 @@ static void emit(dr_job *j, const char *event, json_t *fields)
 {
 	char ts[32];
 
-	if (!j->o.on_event) {
+	if (!j->o.on_event && !j->notify) {
 		json_decref(fields);
 		return;
 	}
@@ -332,8 +337,58 @@ static void emit(dr_job *j, const char *event, json_t *fields)
 	rfc3339_now(ts);
 	json_object_set_new(fields, "event", json_string(event));
 	json_object_set_new(fields, "time", json_string(ts));
-	j->o.on_event(j->o.ctx, fields);
+	dr_notify_job_event(j->notify, fields);
+	if (j->o.on_event)
+		j->o.on_event(j->o.ctx, fields);
 	json_decref(fields);
+}
+
+/* ---- webhooks (exec/notify.h) ------------------------------------------ */
+
+/* A delivery's outcome: journaled and shown; a notifier's warning: a job
+ * warning. Neither changes how the job ends. */
+static void notify_log(void *ctx, const char *type, json_t *rec)
+{
+	dr_job *j = ctx;
+
+	if (!strcmp(type, "warning")) {
+		warn(j, (size_t)-1, "%s", json_string_value(json_object_get(rec, "message")));
+		json_decref(rec);
+		return;
+	}
+	{
+		json_t *ev = json_deep_copy(rec);
+
+		if (jappend(j, "notify", rec) == 0)
+			emit(j, "notification", ev);
+		else
+			json_decref(ev);
+	}
+}
+
+static int notify_open(dr_job *j)
+{
+	dr_notify_opts no;
+
+	if (!j->p->nwebhooks)
+		return 0;
+	memset(&no, 0, sizeof(no));
+	no.loop = j->o.loop;
+	no.job_id = j->id;
+	no.plan = j->p->name.v;
+	no.operation = op_name(j->g->op);
+	no.unattended = j->unattended;
+	no.backoff_ms = j->o.notify_backoff_ms;
+	no.log = notify_log;
+	no.log_ctx = j;
+	return dr_notify_new(j->p->webhooks, j->p->nwebhooks, &no, &j->notify);
+}
+
+/* Give deliveries still under way their grace (real time). */
+static void notify_drain(dr_job *j)
+{
+	if (j->notify && !j->fatal)
+		dr_notify_drain(j->notify, j->o.notify_grace_ms ? j->o.notify_grace_ms : 10000);
 }
 
 /* A crash point fired: the job stops dead, like a killed process. */
@@ -2520,7 +2575,7 @@ int dr_job_start(const dr_plan *p, const dr_graph *g, const dr_job_opts *o,
 		json_object_set_new(hdr, "plan_digest", json_string(j->plan_digest));
 	rc = dr_journal_create(o->store, j->id, hdr, &j->jr);
 	json_decref(hdr);
-	if (rc < 0)
+	if (rc < 0 || (rc = notify_open(j)) < 0)
 		goto fail;
 	*out = j;
 	return 0;
@@ -2700,6 +2755,8 @@ int dr_job_resume(const char *job_id, const dr_plan *p, const dr_graph *g,
 		warn(j, (size_t)-1, "the journal ended in a torn record (%s, %llu bytes at "
 		     "offset %llu), left by a crash; it was dropped", info.torn_reason,
 		     (unsigned long long)info.torn_bytes, (unsigned long long)info.torn_offset);
+	if ((rc = notify_open(j)) < 0)
+		goto fail;
 	json_decref(doc);
 	*out = j;
 	return 0;
@@ -2854,11 +2911,27 @@ int dr_job_run(dr_job *j)
 			emit(j, "job-detached",
 			     json_pack("{s:s}", "message", "waiting for people; the job can "
 				       "be approved/continued and resumed later"));
+			notify_drain(j);
 			return DR_EAGAIN;
 		}
 		rc = dr_loop_run_once(j->o.loop, true);
-		if (rc == DR_ECANCELLED)
+		if (rc == DR_ECANCELLED) {
+			/* Stopped by a signal: parked, resumable. Only webhooks
+			 * hear of it; the journal stays as the signal left it. */
+			if (j->notify) {
+				json_t *ev = json_pack("{s:s,s:s}", "event", "job-interrupted",
+						       "message", "the runner was stopped; "
+						       "the job is parked and can be resumed");
+				char ts[32];
+
+				rfc3339_now(ts);
+				json_object_set_new(ev, "time", json_string(ts));
+				dr_notify_job_event(j->notify, ev);
+				json_decref(ev);
+				notify_drain(j);
+			}
 			return dr_error_set(DR_ECANCELLED, "job %s: interrupted", j->id);
+		}
 		if (rc < 0)
 			return rc;
 		if (rc == 0 && !j->ended && !j->fatal) {
@@ -2870,6 +2943,7 @@ int dr_job_run(dr_job *j)
 	}
 	dr_loop_timer_cancel(j->o.loop, j->ctl_timer);
 	j->ctl_timer = NULL;
+	notify_drain(j);
 	if (j->fatal) {
 		if (j->fatal != DR_ECANCELLED && !*dr_error_msg())
 			dr_error_set(j->fatal, "job %s: the journal could not be written", j->id);
@@ -2903,6 +2977,7 @@ void dr_job_free(dr_job *j)
 	if (!j)
 		return;
 	j->freeing = true;
+	dr_notify_free(j->notify);
 	json_decref(j->outputs);
 	for (size_t i = 0; i < j->n + j->nx; i++) {
 		task_free(j, i);

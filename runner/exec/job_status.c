@@ -250,6 +250,18 @@ void dr_job__apply(json_t *doc, const char *type, json_t *rec)
 		json_object_set_new(st, "unattended", u);
 		if (dec && !strcmp(dec, "fail"))
 			json_object_set(doc, "drill_abort", json_object_get(rec, "message"));
+	} else if (!strcmp(type, "notify")) {
+		json_t *n = json_object();
+
+		copy_field(n, "webhook", rec);
+		copy_field(n, "event", rec);
+		copy_field(n, "id", rec);
+		copy_field(n, "result", rec);
+		copy_field(n, "attempts", rec);
+		copy_field(n, "status", rec);
+		copy_field(n, "message", rec);
+		copy_field(n, "time", rec);
+		json_array_append_new(arr_at(doc, "notifications"), n);
 	} else if (!strcmp(type, "job-waiting")) {
 		json_object_set_new(doc, "status", json_string("waiting"));
 	} else if (!strcmp(type, "job-running")) {
