@@ -249,6 +249,8 @@ static int job_show(const struct dr_cmd *cmd, const struct sub *sub, struct job_
 		printf(" (%s)", sget(hdr, "plan_path"));
 	printf("\noperation  %s (%s)\n", sget(doc, "operation"), sget(doc, "direction"));
 	printf("status     %s\n", sget(doc, "status"));
+	if (*sget(doc, "message"))
+		printf("message    %s\n", sget(doc, "message"));
 	printf("started    %.10s %.8s UTC by %s\n", sget(hdr, "time"),
 	       strlen(sget(hdr, "time")) >= 19 ? sget(hdr, "time") + 11 : "",
 	       sget(doc, "by"));
