@@ -46,6 +46,7 @@ TEST(sign_and_backoff)
 
 struct got {
 	json_t *reqs; /* [{path, event, delivery, signature, body}] */
+	dr_loop *stop_at_start; /* stop this loop when job-started arrives */
 };
 
 static void header_value(const char *h, size_t hlen, const char *name, char *out, size_t n)
@@ -79,6 +80,8 @@ static void on_req(void *ud, const char *path, const char *h, size_t hlen,
 	json_array_append_new(g->reqs, json_pack("{s:s,s:s,s:s,s:s,s:s%}", "path", path,
 						 "event", ev, "delivery", dl,
 						 "signature", sig, "body", body, blen));
+	if (g->stop_at_start && !strcmp(ev, "job-started"))
+		dr_loop_stop(g->stop_at_start); /* as SIGTERM would */
 }
 
 /* Requests to path (prefix) for event; -1: any. */
@@ -152,6 +155,7 @@ struct run {
 	char id[256];
 	int rc;
 	double secs;         /* real time dr_job_run took */
+	bool stop;           /* stop the loop when job-started is received */
 };
 
 typedef void (*setup_fn)(struct run *r);
@@ -172,7 +176,10 @@ static void run_job(struct run *r, dr_operation op, setup_fn setup, bool unatten
 	dr_job *j = NULL;
 	double t0;
 
+	bool stop = r->stop;
+
 	memset(r, 0, sizeof(*r));
+	r->stop = stop;
 	env_init(&r->E, false, NULL);
 	erp(&r->E);
 	r->got.reqs = json_array();
@@ -182,6 +189,8 @@ static void run_job(struct run *r, dr_operation op, setup_fn setup, bool unatten
 	r->srv.on_request = on_req;
 	r->srv.on_request_ud = &r->got;
 	setup(r);
+	if (r->stop)
+		r->got.stop_at_start = r->E.loop;
 	if (env_compile(&r->E, op, 0) < 0)
 		abort();
 	env_opts(&r->E, &o);
@@ -197,6 +206,8 @@ static void run_job(struct run *r, dr_operation op, setup_fn setup, bool unatten
 	t0 = now_s();
 	r->rc = dr_job_run(j);
 	r->secs = now_s() - t0;
+	if (r->rc < 0 && r->rc != DR_EAGAIN)
+		dr_sim_free(r->E.sim), r->E.sim = NULL; /* calls may be in flight */
 	dr_job_free(j);
 	httpd_stop(&r->srv);
 	env_proc_free(&r->E);
@@ -281,7 +292,7 @@ static void setup_all(struct run *r)
 
 TEST(drill_payloads_and_signatures)
 {
-	struct run r;
+	struct run r = { 0 };
 	json_t *req, *body;
 	char sig[72];
 	const char *b;
@@ -374,7 +385,7 @@ static void setup_waits(struct run *r)
 
 TEST(waiting_parked_and_failed)
 {
-	struct run r;
+	struct run r = { 0 };
 	json_t *body;
 
 	setenv(SECRET_ENV, SECRET, 1);
@@ -428,7 +439,7 @@ static void setup_flaky(struct run *r)
 
 TEST(retries)
 {
-	struct run r;
+	struct run r = { 0 };
 	const char *a, *b;
 
 	setenv(SECRET_ENV, SECRET, 1);
@@ -483,7 +494,7 @@ static void setup_hang(struct run *r)
  * and the deliveries are given up after the grace time. */
 TEST(hanging_receiver)
 {
-	struct run r;
+	struct run r = { 0 };
 
 	setenv(SECRET_ENV, SECRET, 1);
 	run_job(&r, DR_OP_DRILL, setup_hang, false, 300);
@@ -497,9 +508,38 @@ TEST(hanging_receiver)
 	run_free(&r);
 }
 
+static void setup_parked(struct run *r)
+{
+	hook(&r->E, r->srv.port, "ops", "/hook", 1u << DR_NEV_JOB_STARTED |
+	     1u << DR_NEV_JOB_PARKED, 3, 5000, true);
+}
+
+/* The runner stopped (a signal): the job is parked, and webhooks hear it
+ * before the runner returns. */
+TEST(interrupted_is_parked)
+{
+	struct run r = { 0 };
+	json_t *body;
+
+	setenv(SECRET_ENV, SECRET, 1);
+	r.stop = true;
+	run_job(&r, DR_OP_DRILL, setup_parked, false, 5000);
+	CHECK_INT(r.rc, DR_ECANCELLED);
+	CHECK_INT(count(&r.got, "/hook", "job-parked"), 1);
+	body = json_loads(json_string_value(json_object_get(
+		first(&r.got, "/hook", "job-parked"), "body")), 0, NULL);
+	CHECK_STR(json_string_value(json_object_get(json_object_get(body, "details"),
+						    "reason")), "interrupted");
+	CHECK_STR(json_string_value(json_object_get(body, "message")),
+		  "the runner was stopped; the job is parked and can be resumed");
+	json_decref(body);
+	CHECK_STR(status_str(&r.E, r.id, "status", NULL, NULL), "running");
+	run_free(&r);
+}
+
 TEST(secret_not_set)
 {
-	struct run r;
+	struct run r = { 0 };
 
 	unsetenv(SECRET_ENV);
 	run_job(&r, DR_OP_DRILL, setup_all, false, 5000);
@@ -525,6 +565,7 @@ int main(void)
 	RUN(waiting_parked_and_failed);
 	RUN(retries);
 	RUN(hanging_receiver);
+	RUN(interrupted_is_parked);
 	RUN(secret_not_set);
 	return test_summary();
 }
