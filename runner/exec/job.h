@@ -103,6 +103,9 @@ const char *dr_job_status_name(dr_job_status_code s);
  *   cancel-waiting     step, message (a failover that cannot be cancelled)
  *   control            request, result ("accepted"/"refused"), message
  *   job-detached       message (waiting for people; see detach_when_waiting)
+ *   notification       webhook, event, id, result, attempts, status?,
+ *                      error?, message (a webhook delivery ended;
+ *                      exec/notify.h; may come after job-finished)
  *   job-finished       status, duration_ms, rto_ms, rpo (object: machine ->
  *                      seconds), warnings, message?
  */
