@@ -2521,10 +2521,16 @@ static int check_opts(const dr_plan *p, const dr_graph *g, const dr_job_opts *o)
 
 static void start_event(dr_job *j)
 {
+	dr_notify *nt = j->notify;
+
+	/* Resuming a finished job only to read it is no news for webhooks. */
+	if (j->ended)
+		j->notify = NULL;
 	emit(j, "job-started",
 	     json_pack("{s:s,s:s,s:s,s:I,s:b}", "job", j->id, "plan", j->p->name.v,
 		       "operation", op_name(j->g->op), "steps",
 		       (json_int_t)j->n, "resumed", j->resumed));
+	j->notify = nt;
 }
 
 int dr_job_start(const dr_plan *p, const dr_graph *g, const dr_job_opts *o,
