@@ -2923,7 +2923,9 @@ int dr_job_run(dr_job *j)
 		rc = dr_loop_run_once(j->o.loop, true);
 		if (rc == DR_ECANCELLED) {
 			/* Stopped by a signal: parked, resumable. Only webhooks
-			 * hear of it; the journal stays as the signal left it. */
+			 * hear of it; the journal stays as the signal left it,
+			 * and the job stays stopped (fatal) while the loop runs
+			 * for the deliveries: no step moves during the grace. */
 			if (j->notify) {
 				json_t *ev = json_pack("{s:s,s:s}", "event", "job-interrupted",
 						       "message", "the runner was stopped; "
@@ -2934,7 +2936,9 @@ int dr_job_run(dr_job *j)
 				json_object_set_new(ev, "time", json_string(ts));
 				dr_notify_job_event(j->notify, ev);
 				json_decref(ev);
-				notify_drain(j);
+				set_fatal(j, DR_ECANCELLED);
+				dr_notify_drain(j->notify, j->o.notify_grace_ms
+						? j->o.notify_grace_ms : 10000);
 			}
 			return dr_error_set(DR_ECANCELLED, "job %s: interrupted", j->id);
 		}
