@@ -678,10 +678,6 @@ static void step_done(dr_job *j, size_t i, dr_step_state to, const char *fmt, ..
 	dr_strbuf_release(&sb);
 }
 
-/*
- * Dependencies done: ready, unless an optional machine's operation failed
- * before it on the same machine (then its later steps are skipped).
- */
 /* A failed unattended drill runs its cleanup phase and nothing else. */
 #define ABORT_SKIP "skipped: the unattended drill failed; cleaning up"
 
@@ -690,6 +686,11 @@ static bool abort_skips(const dr_job *j, size_t i)
 	return j->aborting && gstep(j, i)->phase != DR_PHASE_CLEANUP;
 }
 
+/*
+ * Dependencies done: ready, unless an optional machine's operation failed
+ * before it on the same machine (then its later steps are skipped), or an
+ * unattended drill is aborting (then everything but its cleanup is).
+ */
 static void make_ready(dr_job *j, size_t i)
 {
 	const dr_step *s = gstep(j, i);
@@ -698,7 +699,6 @@ static void make_ready(dr_job *j, size_t i)
 		set_state(j, i, DR_SS_SKIPPED, ABORT_SKIP);
 		return;
 	}
-
 	if (s->machine >= 0 && j->lost[s->machine]) {
 		j->xs[i].machine_lost = true;
 		set_state(j, i, DR_SS_SKIPPED,
