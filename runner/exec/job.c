@@ -255,6 +255,8 @@ struct dr_job {
 	bool aborting;              /* an unattended drill failed: clean up */
 	char *abort_msg;            /* why, for the job's end */
 	dr_notify *notify;          /* the plan's webhooks, or NULL */
+	uint64_t notify_deadline;   /* dr_job_check(): end of the grace, real ms */
+	dr_timer *notify_wake;
 };
 
 static void schedule(dr_job *j);
@@ -384,11 +386,47 @@ static int notify_open(dr_job *j)
 	return dr_notify_new(j->p->webhooks, j->p->nwebhooks, &no, &j->notify);
 }
 
+static uint64_t notify_grace(const dr_job *j)
+{
+	return j->o.notify_grace_ms ? j->o.notify_grace_ms : 10000;
+}
+
 /* Give deliveries still under way their grace (real time). */
 static void notify_drain(dr_job *j)
 {
 	if (j->notify && !j->fatal)
-		dr_notify_drain(j->notify, j->o.notify_grace_ms ? j->o.notify_grace_ms : 10000);
+		dr_notify_drain(j->notify, notify_grace(j));
+}
+
+static void notify_wake_cb(dr_loop *loop, void *ud)
+{
+	(void)loop;
+	((dr_job *)ud)->notify_wake = NULL;
+}
+
+/*
+ * dr_job_check() after the end, when the caller turns the loop: true while
+ * deliveries are pending and their grace (real time, from the first call
+ * after the end) lasts; then what is left is given up.
+ */
+static bool notify_wait(dr_job *j)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (!j->notify || j->fatal || !dr_notify_pending(j->notify))
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	if (!j->notify_deadline) {
+		j->notify_deadline = now + notify_grace(j);
+		/* Wakes the caller's loop at the deadline. */
+		j->notify_wake = dr_loop_timer(j->o.loop, notify_grace(j), notify_wake_cb, j);
+	}
+	if (now < j->notify_deadline)
+		return true;
+	dr_notify_drain(j->notify, 0);
+	return false;
 }
 
 /* A crash point fired: the job stops dead, like a killed process. */
@@ -2892,6 +2930,8 @@ int dr_job_check(dr_job *j)
 		return 0;
 	dr_loop_timer_cancel(j->o.loop, j->ctl_timer);
 	j->ctl_timer = NULL;
+	if (notify_wait(j))
+		return 0;
 	if (j->fatal) {
 		if (j->fatal != DR_ECANCELLED && !*dr_error_msg())
 			dr_error_set(j->fatal, "job %s: the journal could not be written", j->id);
@@ -2988,6 +3028,8 @@ void dr_job_free(dr_job *j)
 		return;
 	j->freeing = true;
 	dr_notify_free(j->notify);
+	if (j->o.loop)
+		dr_loop_timer_cancel(j->o.loop, j->notify_wake);
 	json_decref(j->outputs);
 	for (size_t i = 0; i < j->n + j->nx; i++) {
 		task_free(j, i);

@@ -228,7 +228,9 @@ int dr_job_run(dr_job *j);
  * (dr_job_status_now() says how), or the error dr_job_run() would have
  * returned (the job is left resumable). To stop a launched job early, free
  * the provider, then the job: the journal is consistent at every instant.
- * detach_when_waiting is ignored here.
+ * detach_when_waiting is ignored here. A job that ended with webhook
+ * deliveries still under way reports 0 until they finish or their grace
+ * (notify_grace_ms, real time) passes, so the caller's loop carries them.
  */
 int dr_job_launch(dr_job *j);
 int dr_job_check(dr_job *j);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t0160-unattended.sh DRPLAN SRCDIR: unattended drills (drill --unattended)
+# t0170-unattended.sh DRPLAN SRCDIR: unattended drills (drill --unattended)
 # follow drill.unattended: auto-approve with the plan's reason, or fail the
 # drill (exit 4) after its cleanup; attended drills wait; --unattended is
 # refused for a failover. Then webhooks end to end: a receiver on
@@ -78,11 +78,11 @@ notifications:
   webhooks:
     - name: ops
       url: http://127.0.0.1:$port/drplan
-      secretEnv: T0160_WEBHOOK_SECRET
+      secretEnv: T0170_WEBHOOK_SECRET
       events: [job-started, step-failed, job-finished]
       attempts: 3
 EOF2
-export T0160_WEBHOOK_SECRET=t0160-very-secret-value
+export T0170_WEBHOOK_SECRET=t0170-very-secret-value
 run drill --unattended "$plan"
 expect_rc 4 "the failing drill with a webhook"
 id=$(job_id)
@@ -102,12 +102,12 @@ for line in open(sys.argv[1]):
     bad += b["schema"] != "drplan.notification/v1" or b["job"] != sys.argv[3] or b["event"] != r["event"]
     evs.append(r["event"])
 print(" ".join(sorted(evs)), "bad=%d" % bad)
-' "$tmp/got.jsonl" "$T0160_WEBHOOK_SECRET" "$id")
+' "$tmp/got.jsonl" "$T0170_WEBHOOK_SECRET" "$id")
 has "$events" "job-finished job-started job-started step-failed bad=0" "payloads and signatures verify"
 run job show "$id"
 has "$out" "notifications:" "job show lists the deliveries"
-hasnt "$out" "$T0160_WEBHOOK_SECRET" "no secret in job show"
+hasnt "$out" "$T0170_WEBHOOK_SECRET" "no secret in job show"
 run report "$id" --format json
-hasnt "$out" "$T0160_WEBHOOK_SECRET" "no secret in the report"
-grep -rq "$T0160_WEBHOOK_SECRET" "$DRPLAN_STATE_DIR" && bad "the secret is in the state store" || ok
+hasnt "$out" "$T0170_WEBHOOK_SECRET" "no secret in the report"
+grep -rq "$T0170_WEBHOOK_SECRET" "$DRPLAN_STATE_DIR" && bad "the secret is in the state store" || ok
 finish
