@@ -123,6 +123,7 @@ int dr_cli_azure_options(const char *cmdname, const dr_plan *p, json_t **out);
 struct dr_cli_run {
 	const char *state;        /* --state SPEC or NULL */
 	bool detach;              /* --detach */
+	bool unattended;          /* --unattended (drills; the scheduler sets it) */
 	bool json;                /* --output json */
 	unsigned concurrency;     /* -j; 0: the plan's */
 	dr_compile_opts copts;

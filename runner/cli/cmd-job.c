@@ -249,6 +249,8 @@ static int job_show(const struct dr_cmd *cmd, const struct sub *sub, struct job_
 		printf(" (%s)", sget(hdr, "plan_path"));
 	printf("\noperation  %s (%s)\n", sget(doc, "operation"), sget(doc, "direction"));
 	printf("status     %s\n", sget(doc, "status"));
+	if (*sget(doc, "message"))
+		printf("message    %s\n", sget(doc, "message"));
 	printf("started    %.10s %.8s UTC by %s\n", sget(hdr, "time"),
 	       strlen(sget(hdr, "time")) >= 19 ? sget(hdr, "time") + 11 : "",
 	       sget(doc, "by"));
@@ -268,6 +270,8 @@ static int job_show(const struct dr_cmd *cmd, const struct sub *sub, struct job_
 		}
 		printf("\n");
 	}
+	if (json_is_true(json_object_get(doc, "unattended")))
+		printf("mode       unattended (drill.unattended decides manual steps and gates)\n");
 	printf("steps      %lld:", (long long)json_integer_value(json_object_get(doc, "steps_total")));
 	json_object_foreach(json_object_get(doc, "counts"), k, v)
 		printf(" %lld %s", (long long)json_integer_value(v), k);
@@ -296,7 +300,10 @@ static int job_show(const struct dr_cmd *cmd, const struct sub *sub, struct job_
 		printf("%-44s %-10s %3lld  %-8s  %-8s  %s\n", k, sget(st, "state"),
 		       (long long)json_integer_value(json_object_get(st, "attempt")) + 1,
 		       a, b, c);
-		if (*sget(st, "message") && strcmp(sget(st, "state"), "succeeded"))
+		/* Policy decisions of unattended drills are shown even when
+		 * they passed the step: they stand in for a person. */
+		if (*sget(st, "message") && (strcmp(sget(st, "state"), "succeeded") ||
+					     json_object_get(st, "unattended")))
 			printf("    %s\n", sget(st, "message"));
 		if (json_is_array(errs))
 			json_array_foreach(errs, i, v) {
@@ -325,6 +332,11 @@ static int job_show(const struct dr_cmd *cmd, const struct sub *sub, struct job_
 			       sd ? " (signed)" : "", *comment ? ": " : "", comment);
 			json_decref(sd);
 		}
+	}
+	if (json_array_size(json_object_get(doc, "notifications"))) {
+		printf("\nnotifications:\n");
+		json_array_foreach(json_object_get(doc, "notifications"), i, v)
+			printf("  %s\n", sget(v, "message"));
 	}
 	if (json_array_size(json_object_get(doc, "warnings"))) {
 		printf("\nwarnings:\n");

@@ -486,6 +486,7 @@ int dr_cli_exec(const struct dr_cmd *cmd, const char *operation, const char *fil
 	jo.on_event = dr_progress_on_event;
 	jo.ctx = pr;
 	jo.detach_when_waiting = ro->detach;
+	jo.unattended = ro->unattended;
 	jo.control_poll_ms = 250;
 	jo.max_poll_ms = 5000;
 	/* The azure provider keeps no state of its own: the vault is the truth. */
@@ -562,6 +563,7 @@ static int run_op(const struct dr_cmd *cmd, int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "detach", no_argument, NULL, 'D' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "unattended", no_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dr_cli_run ro = { .copts = DR_COMPILE_OPTS_INIT };
@@ -600,6 +602,13 @@ static int run_op(const struct dr_cmd *cmd, int argc, char **argv)
 			break;
 		case 's': ro.state = optarg; break;
 		case 'D': ro.detach = true; break;
+		case 'U':
+			if (strcmp(cmd->name, "drill"))
+				return dr_cli_usage_error(cmd, "--unattended is for drills: "
+					"a %s's gates and manual steps always wait for people",
+					cmd->name);
+			ro.unattended = true;
+			break;
 		case 'o':
 			if (!strcmp(optarg, "json"))
 				ro.json = true;
@@ -663,6 +672,10 @@ const struct dr_cmd dr_cmd_drill = {
 		"drill network, the hooks, the hold of drill.cleanup.after and the\n"
 		"test-failover cleanup, verified. Production is not touched.\n\n"
 		"Options:\n"
+		"      --unattended          nobody watches (the scheduler's mode): manual\n"
+		"                            steps and gates follow drill.unattended of the\n"
+		"                            plan (auto-approve with its reason, or fail the\n"
+		"                            drill, which still cleans up); default: wait\n"
 		RP_HELP
 		RUN_OPTIONS_HELP
 		RUN_EXIT_HELP,

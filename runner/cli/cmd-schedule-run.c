@@ -167,6 +167,9 @@ static int begin(struct srun *sr, const char *path, const char *plan, const char
 	jo.max_poll_ms = 5000;
 	jo.persist_sim = true;
 	jo.by = "drplan-scheduler";
+	/* Nobody watches a scheduled drill: drill.unattended decides the
+	 * steps that would wait for a person (docs/execution.md). */
+	jo.unattended = true;
 	if (hdr) {
 		rc = dr_job_resume(job_id, r->p, r->g, &jo, &r->job);
 	} else {

@@ -12,6 +12,7 @@
  */
 #include "exec/job_int.h"
 #include "exec/hookctx.h"
+#include "exec/notify.h"
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -259,6 +260,12 @@ struct dr_job {
 	dr_timer *renew_timer;      /* keeps the locks' leases */
 	uint64_t renewed_ms;        /* loop time of the last good renewal */
 	bool lock_lost;             /* start nothing; stop when idle */
+	bool unattended;            /* an unattended drill (journal header) */
+	bool aborting;              /* an unattended drill failed: clean up */
+	char *abort_msg;            /* why, for the job's end */
+	dr_notify *notify;          /* the plan's webhooks, or NULL */
+	uint64_t notify_deadline;   /* dr_job_check(): end of the grace, real ms */
+	dr_timer *notify_wake;
 };
 
 static void schedule(dr_job *j);
@@ -268,6 +275,9 @@ static void op_begin(dr_job *j, size_t i);
 static void reconcile(dr_job *j, size_t i);
 static void step_done(dr_job *j, size_t i, dr_step_state to, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+static void warn(dr_job *j, size_t i, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int jappend(dr_job *j, const char *type, json_t *fields);
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -329,7 +339,7 @@ static void emit(dr_job *j, const char *event, json_t *fields)
 {
 	char ts[32];
 
-	if (!j->o.on_event) {
+	if (!j->o.on_event && !j->notify) {
 		json_decref(fields);
 		return;
 	}
@@ -338,8 +348,94 @@ static void emit(dr_job *j, const char *event, json_t *fields)
 	rfc3339_now(ts);
 	json_object_set_new(fields, "event", json_string(event));
 	json_object_set_new(fields, "time", json_string(ts));
-	j->o.on_event(j->o.ctx, fields);
+	dr_notify_job_event(j->notify, fields);
+	if (j->o.on_event)
+		j->o.on_event(j->o.ctx, fields);
 	json_decref(fields);
+}
+
+/* ---- webhooks (exec/notify.h) ------------------------------------------ */
+
+/* A delivery's outcome: journaled and shown; a notifier's warning: a job
+ * warning. Neither changes how the job ends. */
+static void notify_log(void *ctx, const char *type, json_t *rec)
+{
+	dr_job *j = ctx;
+
+	if (!strcmp(type, "warning")) {
+		warn(j, (size_t)-1, "%s", json_string_value(json_object_get(rec, "message")));
+		json_decref(rec);
+		return;
+	}
+	{
+		json_t *ev = json_deep_copy(rec);
+
+		if (jappend(j, "notify", rec) == 0)
+			emit(j, "notification", ev);
+		else
+			json_decref(ev);
+	}
+}
+
+static int notify_open(dr_job *j)
+{
+	dr_notify_opts no;
+
+	if (!j->p->nwebhooks)
+		return 0;
+	memset(&no, 0, sizeof(no));
+	no.loop = j->o.loop;
+	no.job_id = j->id;
+	no.plan = j->p->name.v;
+	no.operation = op_name(j->g->op);
+	no.unattended = j->unattended;
+	no.backoff_ms = j->o.notify_backoff_ms;
+	no.log = notify_log;
+	no.log_ctx = j;
+	return dr_notify_new(j->p->webhooks, j->p->nwebhooks, &no, &j->notify);
+}
+
+static uint64_t notify_grace(const dr_job *j)
+{
+	return j->o.notify_grace_ms ? j->o.notify_grace_ms : 10000;
+}
+
+/* Give deliveries still under way their grace (real time). */
+static void notify_drain(dr_job *j)
+{
+	if (j->notify && !j->fatal)
+		dr_notify_drain(j->notify, notify_grace(j));
+}
+
+static void notify_wake_cb(dr_loop *loop, void *ud)
+{
+	(void)loop;
+	((dr_job *)ud)->notify_wake = NULL;
+}
+
+/*
+ * dr_job_check() after the end, when the caller turns the loop: true while
+ * deliveries are pending and their grace (real time, from the first call
+ * after the end) lasts; then what is left is given up.
+ */
+static bool notify_wait(dr_job *j)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (!j->notify || j->fatal || !dr_notify_pending(j->notify))
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	if (!j->notify_deadline) {
+		j->notify_deadline = now + notify_grace(j);
+		/* Wakes the caller's loop at the deadline. */
+		j->notify_wake = dr_loop_timer(j->o.loop, notify_grace(j), notify_wake_cb, j);
+	}
+	if (now < j->notify_deadline)
+		return true;
+	dr_notify_drain(j->notify, 0);
+	return false;
 }
 
 /* A crash point fired: the job stops dead, like a killed process. */
@@ -560,6 +656,7 @@ static void push_ready(dr_job *j, size_t i)
 
 static void make_ready(dr_job *j, size_t i);
 static void gate_eval(dr_job *j, size_t i);
+static bool unattended_decide(dr_job *j, size_t i);
 
 static void on_terminal(dr_job *j, size_t i)
 {
@@ -585,7 +682,7 @@ static void on_terminal(dr_job *j, size_t i)
 
 		if (g >= 0 && j->xs[g].st == DR_SS_WAITING)
 			gate_eval(j, (size_t)g);
-	} else if (satisfied(x)) {
+	} else if (satisfied(x) || (j->aborting && terminal(x->st))) {
 		for (size_t k = j->rev_off[i]; k < j->rev_off[i + 1]; k++) {
 			size_t d = j->rev[k];
 
@@ -684,14 +781,27 @@ static void step_done(dr_job *j, size_t i, dr_step_state to, const char *fmt, ..
 	dr_strbuf_release(&sb);
 }
 
+/* A failed unattended drill runs its cleanup phase and nothing else. */
+#define ABORT_SKIP "skipped: the unattended drill failed; cleaning up"
+
+static bool abort_skips(const dr_job *j, size_t i)
+{
+	return j->aborting && gstep(j, i)->phase != DR_PHASE_CLEANUP;
+}
+
 /*
  * Dependencies done: ready, unless an optional machine's operation failed
- * before it on the same machine (then its later steps are skipped).
+ * before it on the same machine (then its later steps are skipped), or an
+ * unattended drill is aborting (then everything but its cleanup is).
  */
 static void make_ready(dr_job *j, size_t i)
 {
 	const dr_step *s = gstep(j, i);
 
+	if (abort_skips(j, i)) {
+		set_state(j, i, DR_SS_SKIPPED, ABORT_SKIP);
+		return;
+	}
 	if (s->machine >= 0 && j->lost[s->machine]) {
 		j->xs[i].machine_lost = true;
 		set_state(j, i, DR_SS_SKIPPED,
@@ -713,11 +823,16 @@ static void sched_cb(dr_loop *loop, void *ud)
 	j->sched_queued = false;
 	if (j->fatal)
 		return;
-	while (j->rh < j->rn && !j->halt && !j->cancel && !j->fatal && !j->lock_lost) {
+	while (j->rh < j->rn && (!j->halt || j->aborting) && !j->cancel && !j->fatal &&
+	       !j->lock_lost) {
 		size_t i = j->ready[j->rh++];
 
 		if (j->xs[i].st != DR_SS_READY)
 			continue;
+		if (abort_skips(j, i)) {
+			set_state(j, i, DR_SS_SKIPPED, ABORT_SKIP);
+			continue;
+		}
 		launch(j, i);
 	}
 	if (j->rh == j->rn)
@@ -1723,6 +1838,56 @@ static void arm_tick(dr_job *j, size_t i)
 					 tick_cb, t);
 }
 
+/*
+ * Unattended drills never wait for a person (docs/execution.md): a manual
+ * step or gate that would wait follows drill.unattended: auto-approve,
+ * recording the plan's reason, or fail the drill, which then skips what is
+ * left of it, still cleans up, and ends failed. The decision is journaled
+ * (`unattended` record) before the step changes. Only drills: a failover's
+ * gate is never passed by a policy. Returns true when step i was decided.
+ */
+static bool unattended_decide(dr_job *j, size_t i)
+{
+	const dr_step *s = gstep(j, i);
+	const dr_drill *d = &j->p->drill;
+	bool gate = s->kind == DR_STEP_GATE;
+	const char *pol = gate ? d->gate_policy.v : d->manual_policy.v;
+	const char *key = gate ? "drill.unattended.gates" : "drill.unattended.manual";
+	dr_strbuf msg = DR_STRBUF_INIT;
+
+	if (!j->unattended || j->g->op != DR_OP_DRILL || j->xs[i].st != DR_SS_WAITING)
+		return false;
+	if (pol && !strcmp(pol, "auto-approve")) {
+		const char *why = d->unattended_reason.v && *d->unattended_reason.v
+				  ? d->unattended_reason.v : "(the plan gives no reason)";
+
+		if (jappend(j, "unattended", json_pack("{s:s,s:s,s:s,s:s}", "step", s->id,
+						       "decision", "auto-approve", "policy",
+						       key, "reason", why)) == 0)
+			step_done(j, i, DR_SS_SUCCEEDED, "auto-approved by policy: %s", why);
+		return true;
+	}
+	if (gate)
+		dr_strbuf_addf(&msg, "unattended drill: gate %s would wait for approval and "
+			       "%s is fail: the drill fails here and cleans up", s->id, key);
+	else
+		dr_strbuf_addf(&msg, "unattended drill: manual step %s (\"%s\") would wait "
+			       "for a person and %s is fail: the drill fails here and "
+			       "cleans up", s->id,
+			       s->action && s->action->manual.v ? s->action->manual.v : "", key);
+	if (jappend(j, "unattended", json_pack("{s:s,s:s,s:s,s:s}", "step", s->id,
+					       "decision", "fail", "policy", key,
+					       "message", msg.buf)) == 0) {
+		j->aborting = true;
+		j->halt = true;
+		free(j->abort_msg);
+		j->abort_msg = dr_xstrdup(msg.buf);
+		set_state(j, i, DR_SS_FAILED, msg.buf);
+	}
+	dr_strbuf_release(&msg);
+	return true;
+}
+
 static void gate_wait(dr_job *j, size_t i, bool announce_only)
 {
 	const dr_gate *gt = gstep(j, i)->gate;
@@ -1739,6 +1904,8 @@ static void gate_wait(dr_job *j, size_t i, bool announce_only)
 		if (set_state(j, i, DR_SS_WAITING, "waiting for approval") < 0)
 			return;
 	}
+	if (unattended_decide(j, i))
+		return;
 	ev = json_pack("{s:s,s:s,s:i,s:i}", "step", gstep(j, i)->id, "gate",
 		       gstep(j, i)->gate_name ? gstep(j, i)->gate_name : gstep(j, i)->id,
 		       "approvals", (int)gate_needed(j, i), "approved",
@@ -1957,11 +2124,8 @@ static void manual_wait(dr_job *j, size_t i, bool announce_only)
 
 	if (!announce_only && set_state(j, i, DR_SS_WAITING, "waiting for `continue`") < 0)
 		return;
-	if (j->g->op == DR_OP_DRILL && j->p->drill.manual_policy.v &&
-	    !strcmp(j->p->drill.manual_policy.v, "auto-approve")) {
-		step_done(j, i, DR_SS_SUCCEEDED, "auto-approved (drill unattended: manual: auto-approve)");
+	if (unattended_decide(j, i))
 		return;
-	}
 	emit(j, "manual-waiting",
 	     json_pack("{s:s,s:s}", "step", gstep(j, i)->id, "instruction",
 		       a && a->manual.v ? a->manual.v : ""));
@@ -2042,7 +2206,7 @@ static long waiting_gate(dr_job *j, const char *name)
 
 static void recompute_halt(dr_job *j)
 {
-	j->halt = false;
+	j->halt = j->aborting;
 	for (size_t i = 0; i < j->n; i++)
 		if (j->xs[i].st == DR_SS_FAILED && !j->xs[i].nc_failed)
 			j->halt = true;
@@ -2489,7 +2653,7 @@ static void check_done(dr_job *j)
 		return;
 	if (j->fatal || j->ended || j->cnt[DR_SS_RUNNING] > 0)
 		return;
-	if (j->rh < j->rn && !j->halt && !j->cancel)
+	if (j->rh < j->rn && (!j->halt || j->aborting) && !j->cancel)
 		return; /* schedule() will start them */
 	if (j->cancel) {
 		for (size_t i = 0; i < j->n && !j->fatal; i++)
@@ -2501,6 +2665,15 @@ static void check_done(dr_job *j)
 	}
 	if (j->rejected) {
 		end_job(j, DR_JOB_REJECTED, "rejected at the gate: failed over, not committed");
+		return;
+	}
+	if (j->aborting) {
+		dr_strbuf m = DR_STRBUF_INIT;
+
+		dr_strbuf_addf(&m, "%s; the cleanup phase ran", j->abort_msg ? j->abort_msg
+			       : "the unattended drill failed");
+		end_job(j, DR_JOB_FAILED, m.buf);
+		dr_strbuf_release(&m);
 		return;
 	}
 	if (j->halt) {
@@ -2661,10 +2834,16 @@ static int check_opts(const dr_plan *p, const dr_graph *g, const dr_job_opts *o)
 
 static void start_event(dr_job *j)
 {
+	dr_notify *nt = j->notify;
+
+	/* Resuming a finished job only to read it is no news for webhooks. */
+	if (j->ended)
+		j->notify = NULL;
 	emit(j, "job-started",
 	     json_pack("{s:s,s:s,s:s,s:I,s:b}", "job", j->id, "plan", j->p->name.v,
 		       "operation", op_name(j->g->op), "steps",
 		       (json_int_t)j->n, "resumed", j->resumed));
+	j->notify = nt;
 }
 
 int dr_job_start(const dr_plan *p, const dr_graph *g, const dr_job_opts *o,
@@ -2704,6 +2883,9 @@ int dr_job_start(const dr_plan *p, const dr_graph *g, const dr_job_opts *o,
 	json_object_set_new(hdr, "provider", json_string(dr_provider_name(o->provider)));
 	json_object_set_new(hdr, "by", json_string(j->by));
 	json_object_set_new(hdr, "pt", json_integer(j->start_pt));
+	j->unattended = o->unattended && g->op == DR_OP_DRILL;
+	if (j->unattended)
+		json_object_set_new(hdr, "unattended", json_true());
 	if (json_is_string(json_object_get(hdr, "plan_digest")))
 		snprintf(j->plan_digest, sizeof(j->plan_digest), "%s",
 			 json_string_value(json_object_get(hdr, "plan_digest")));
@@ -2712,7 +2894,7 @@ int dr_job_start(const dr_plan *p, const dr_graph *g, const dr_job_opts *o,
 		json_object_set_new(hdr, "plan_digest", json_string(j->plan_digest));
 	rc = dr_journal_create(o->store, j->id, hdr, &j->jr);
 	json_decref(hdr);
-	if (rc < 0)
+	if (rc < 0 || (rc = notify_open(j)) < 0)
 		goto fail;
 	*out = j;
 	return 0;
@@ -2890,6 +3072,12 @@ int dr_job_resume(const char *job_id, const dr_plan *p, const dr_graph *g,
 	j->ended = j->status != DR_JOB_RUNNING && j->status != DR_JOB_WAITING;
 	j->warnings = json_array_size(json_object_get(doc, "warnings"));
 	j->pnr_done = json_object_get(doc, "point_of_no_return") != NULL;
+	j->unattended = g->op == DR_OP_DRILL &&
+			(o->unattended || json_is_true(json_object_get(doc, "unattended")));
+	if (json_is_string(json_object_get(doc, "drill_abort"))) {
+		j->aborting = true;
+		j->abort_msg = dr_xstrdup(json_string_value(json_object_get(doc, "drill_abort")));
+	}
 	if (jappend(j, "resume", json_pack("{s:s,s:i}", "by", j->by, "pid", (int)getpid())) < 0) {
 		rc = j->fatal;
 		goto fail;
@@ -2898,6 +3086,8 @@ int dr_job_resume(const char *job_id, const dr_plan *p, const dr_graph *g,
 		warn(j, (size_t)-1, "the journal ended in a torn record (%s, %llu bytes at "
 		     "offset %llu), left by a crash; it was dropped", info.torn_reason,
 		     (unsigned long long)info.torn_bytes, (unsigned long long)info.torn_offset);
+	if ((rc = notify_open(j)) < 0)
+		goto fail;
 	json_decref(doc);
 	*out = j;
 	return 0;
@@ -2915,12 +3105,15 @@ static void prime(dr_job *j)
 		uint32_t left = 0;
 
 		for (size_t k = 0; k < s->ndeps; k++)
-			if (!satisfied(&j->xs[s->deps[k]]))
+			if (!satisfied(&j->xs[s->deps[k]]) &&
+			    !(j->aborting && terminal(j->xs[s->deps[k]].st)))
 				left++;
 		j->xs[i].deps_left = left;
 		if (j->xs[i].st == DR_SS_FAILED && !j->xs[i].nc_failed)
 			j->halt = true;
 	}
+	if (j->aborting)
+		j->halt = true;
 	/* Slots: a chain holds one while one of its steps runs or waits, or
 	 * while it is part-way through. */
 	for (size_t c = 0; c < j->nchains; c++) {
@@ -3034,8 +3227,16 @@ int dr_job_check(dr_job *j)
 		return 0;
 	dr_loop_timer_cancel(j->o.loop, j->ctl_timer);
 	j->ctl_timer = NULL;
+	if (notify_wait(j))
+		return 0;
 	dr_loop_timer_cancel(j->o.loop, j->renew_timer);
 	j->renew_timer = NULL;
+	if (!j->fatal || j->lock_lost) {
+		int rc = dr_journal_flush(j->jr);
+
+		if (rc < 0 && !j->fatal)
+			set_fatal(j, rc);
+	}
 	if (j->fatal && j->lock_lost)
 		return lock_lost_error(j);
 	if (j->fatal) {
@@ -3069,6 +3270,7 @@ int dr_job_run(dr_job *j)
 			emit(j, "job-detached",
 			     json_pack("{s:s}", "message", "waiting for people; the job can "
 				       "be approved/continued and resumed later"));
+			notify_drain(j);
 			return DR_EAGAIN;
 		}
 		rc = dr_loop_run_once(j->o.loop, true);
@@ -3076,6 +3278,24 @@ int dr_job_run(dr_job *j)
 			/* A clean stop: what happened is written. */
 			if (!j->fatal)
 				(void)dr_journal_flush(j->jr);
+			/* Stopped by a signal: parked, resumable. Only webhooks
+			 * hear of it; the journal stays as the signal left it,
+			 * and the job stays stopped (fatal) while the loop runs
+			 * for the deliveries: no step moves during the grace. */
+			if (j->notify) {
+				json_t *ev = json_pack("{s:s,s:s}", "event", "job-interrupted",
+						       "message", "the runner was stopped; "
+						       "the job is parked and can be resumed");
+				char ts[32];
+
+				rfc3339_now(ts);
+				json_object_set_new(ev, "time", json_string(ts));
+				dr_notify_job_event(j->notify, ev);
+				json_decref(ev);
+				set_fatal(j, DR_ECANCELLED);
+				dr_notify_drain(j->notify, j->o.notify_grace_ms
+						? j->o.notify_grace_ms : 10000);
+			}
 			return dr_error_set(DR_ECANCELLED, "job %s: interrupted", j->id);
 		}
 		if (rc < 0)
@@ -3101,6 +3321,7 @@ int dr_job_run(dr_job *j)
 		if (rc < 0 && !j->fatal)
 			set_fatal(j, rc);
 	}
+	notify_drain(j);
 	if (j->fatal && j->lock_lost)
 		return lock_lost_error(j);
 	if (j->fatal) {
@@ -3136,6 +3357,9 @@ void dr_job_free(dr_job *j)
 	if (!j)
 		return;
 	j->freeing = true;
+	dr_notify_free(j->notify);
+	if (j->o.loop)
+		dr_loop_timer_cancel(j->o.loop, j->notify_wake);
 	json_decref(j->outputs);
 	for (size_t i = 0; i < j->n + j->nx; i++) {
 		task_free(j, i);
@@ -3182,5 +3406,6 @@ void dr_job_free(dr_job *j)
 	dr_store_lock_release(j->sim_lock);
 	dr_store_lock_release(j->lock);
 	free(j->sim_version);
+	free(j->abort_msg);
 	free(j);
 }

@@ -106,6 +106,9 @@ const char *dr_job_status_name(dr_job_status_code s);
  *   cancel-waiting     step, message (a failover that cannot be cancelled)
  *   control            request, result ("accepted"/"refused"), message
  *   job-detached       message (waiting for people; see detach_when_waiting)
+ *   notification       webhook, event, id, result, attempts, status?,
+ *                      error?, message (a webhook delivery ended;
+ *                      exec/notify.h; may come after job-finished)
  *   job-finished       status, duration_ms, rto_ms, rpo (object: machine ->
  *                      seconds), warnings, message?
  */
@@ -159,6 +162,19 @@ typedef struct dr_job_opts {
 	 * next.
 	 */
 	unsigned lock_ttl_ms;
+	/*
+	 * An unattended drill (started by the scheduler or `drplan drill
+	 * --unattended`): steps that would wait for a person follow the
+	 * plan's drill.unattended policy instead (docs/execution.md). Kept
+	 * in the journal header, so a resumed job stays unattended. Ignored
+	 * for operations other than drill: their gates always wait.
+	 */
+	bool unattended;
+	/* Webhooks (exec/notify.h): real ms that deliveries still pending
+	 * when dr_job_run() returns may take; 0: 10000. */
+	uint64_t notify_grace_ms;
+	/* Tests: first retry delay of a webhook delivery in loop ms; 0: 1000. */
+	uint64_t notify_backoff_ms;
 	/* Extra fields for the journal header (borrowed; e.g. plan_digest). */
 	json_t *header;
 	/*
@@ -233,7 +249,9 @@ int dr_job_run(dr_job *j);
  * (dr_job_status_now() says how), or the error dr_job_run() would have
  * returned (the job is left resumable). To stop a launched job early, free
  * the provider, then the job: the journal is consistent at every instant.
- * detach_when_waiting is ignored here.
+ * detach_when_waiting is ignored here. A job that ended with webhook
+ * deliveries still under way reports 0 until they finish or their grace
+ * (notify_grace_ms, real time) passes, so the caller's loop carries them.
  */
 int dr_job_launch(dr_job *j);
 int dr_job_check(dr_job *j);

@@ -100,6 +100,7 @@ void dr_job__apply(json_t *doc, const char *type, json_t *rec)
 		copy_field(doc, "digest", rec);
 		copy_field(doc, "plan_digest", rec);
 		copy_field(doc, "by", rec);
+		copy_field(doc, "unattended", rec);
 		if (pt)
 			json_object_set(doc, "started", pt);
 		json_object_set_new(doc, "status", json_string("running"));
@@ -247,6 +248,28 @@ void dr_job__apply(json_t *doc, const char *type, json_t *rec)
 		json_object_set_new(doc, "cancel_requested", json_false());
 	} else if (!strcmp(type, "point-of-no-return")) {
 		json_object_set(doc, "point_of_no_return", pt ? pt : json_true());
+	} else if (!strcmp(type, "unattended") && st) {
+		const char *dec = json_string_value(json_object_get(rec, "decision"));
+		json_t *u = json_object();
+
+		copy_field(u, "decision", rec);
+		copy_field(u, "policy", rec);
+		copy_field(u, "reason", rec);
+		json_object_set_new(st, "unattended", u);
+		if (dec && !strcmp(dec, "fail"))
+			json_object_set(doc, "drill_abort", json_object_get(rec, "message"));
+	} else if (!strcmp(type, "notify")) {
+		json_t *n = json_object();
+
+		copy_field(n, "webhook", rec);
+		copy_field(n, "event", rec);
+		copy_field(n, "id", rec);
+		copy_field(n, "result", rec);
+		copy_field(n, "attempts", rec);
+		copy_field(n, "status", rec);
+		copy_field(n, "message", rec);
+		copy_field(n, "time", rec);
+		json_array_append_new(arr_at(doc, "notifications"), n);
 	} else if (!strcmp(type, "job-waiting")) {
 		json_object_set_new(doc, "status", json_string("waiting"));
 	} else if (!strcmp(type, "job-running")) {

@@ -909,6 +909,7 @@ static void build_drill(loader *L)
 
 	d->timezone.v = "UTC";
 	d->manual_policy.v = "fail";
+	d->gate_policy.v = "fail";
 	if (!n)
 		return;
 	d->at = n;
@@ -918,7 +919,64 @@ static void build_drill(loader *L)
 	get_duration(L, dr_pl_map(n, "objectives"), "rto", &d->rto);
 	get_duration(L, dr_pl_map(n, "objectives"), "rpo", &d->rpo);
 	get_duration(L, dr_pl_map(n, "cleanup"), "after", &d->cleanup_after);
-	dr_pl_str(dr_pl_map(n, "unattended"), "manual", &d->manual_policy);
+	d->unattended_at = dr_pl_map(n, "unattended");
+	dr_pl_str(d->unattended_at, "manual", &d->manual_policy);
+	dr_pl_str(d->unattended_at, "gates", &d->gate_policy);
+	dr_pl_str(d->unattended_at, "reason", &d->unattended_reason);
+}
+
+static const char *const nev_names[DR_NEV__COUNT] = {
+	"job-started", "job-resumed", "gate-waiting", "manual-waiting",
+	"step-failed", "job-finished", "job-parked",
+};
+
+const char *dr_notify_event_name(dr_notify_event e)
+{
+	return (unsigned)e < DR_NEV__COUNT ? nev_names[e] : "?";
+}
+
+int dr_notify_event_parse(const char *s, dr_notify_event *out)
+{
+	for (int i = 0; s && i < DR_NEV__COUNT; i++)
+		if (!strcmp(s, nev_names[i])) {
+			*out = (dr_notify_event)i;
+			return 0;
+		}
+	return DR_EINVAL;
+}
+
+static void build_notifications(loader *L)
+{
+	const dr_ynode *seq = dr_pl_seq(dr_pl_map(L->p->root, "notifications"), "webhooks");
+	size_t i, k;
+
+	if (!seq || !seq->n)
+		return;
+	L->p->webhooks = dr_arena_zalloc(L->a, seq->n * sizeof(dr_webhook));
+	for (i = 0; i < seq->n; i++) {
+		const dr_ynode *n = seq->items[i], *ev;
+		dr_webhook *w = &L->p->webhooks[L->p->nwebhooks];
+
+		if (n->kind != DR_YNODE_MAP || !dr_pl_str(n, "url", &w->url))
+			continue; /* the schema reports it */
+		w->at = n;
+		dr_pl_str(n, "name", &w->name);
+		dr_pl_str(n, "secretEnv", &w->secret_env);
+		get_duration(L, n, "timeout", &w->timeout);
+		dr_pl_int(n, "attempts", &w->attempts);
+		w->events = DR_NEV_ALL;
+		if ((ev = dr_pl_seq(n, "events"))) {
+			w->events = 0;
+			for (k = 0; k < ev->n; k++) {
+				dr_notify_event e;
+
+				if (ev->items[k]->kind == DR_YNODE_SCALAR &&
+				    dr_notify_event_parse(ev->items[k]->str, &e) == 0)
+					w->events |= 1u << e;
+			}
+		}
+		L->p->nwebhooks++;
+	}
 }
 
 /* ---- the pipeline ---- */
@@ -1010,6 +1068,7 @@ static void build_plan(loader *L)
 	build_gate(L, dr_pl_map(gates, "commit"), &p->commit_gate);
 	build_gate(L, dr_pl_map(gates, "failbackCommit"), &p->failback_gate);
 	build_drill(L);
+	build_notifications(L);
 }
 
 /* text lives in the arena and is registered with diags. */

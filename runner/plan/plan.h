@@ -273,8 +273,44 @@ typedef struct dr_drill {
 	dr_pdur rto;             /* objectives; 0: none */
 	dr_pdur rpo;
 	dr_pdur cleanup_after;   /* keep the test VMs this long before cleanup */
-	dr_pstr manual_policy;   /* "auto-approve" or "fail" for unattended runs */
+	/* Unattended drills (docs/execution.md): "auto-approve" or "fail"
+	 * (the default) for manual steps and for gates; reason is recorded
+	 * with every auto-approval (rule PLAN-UNATTENDED-REASON). */
+	dr_pstr manual_policy;
+	dr_pstr gate_policy;
+	dr_pstr unattended_reason;
+	const dr_ynode *unattended_at;
 } dr_drill;
+
+/* Job events a webhook can subscribe to (docs/notifications.md). */
+typedef enum dr_notify_event {
+	DR_NEV_JOB_STARTED,
+	DR_NEV_JOB_RESUMED,
+	DR_NEV_GATE_WAITING,
+	DR_NEV_MANUAL_WAITING,
+	DR_NEV_STEP_FAILED,
+	DR_NEV_JOB_FINISHED,
+	DR_NEV_JOB_PARKED,
+	DR_NEV__COUNT
+} dr_notify_event;
+
+#define DR_NEV_ALL ((1u << DR_NEV__COUNT) - 1)
+
+/* "job-started", "job-resumed", ... as in the schema. */
+const char *dr_notify_event_name(dr_notify_event e);
+/* Parse a name above; 0 or DR_EINVAL. */
+int dr_notify_event_parse(const char *s, dr_notify_event *out);
+
+/* notifications.webhooks[]: a receiver of signed job events. */
+typedef struct dr_webhook {
+	const dr_ynode *at;
+	dr_pstr name;            /* NULL: the URL without its query string */
+	dr_pstr url;
+	unsigned events;         /* 1u << DR_NEV_*; DR_NEV_ALL when not stated */
+	dr_pstr secret_env;      /* environment variable with the HMAC secret */
+	dr_pdur timeout;         /* one attempt; 0: 10 s */
+	dr_pint attempts;        /* 0: 5 */
+} dr_webhook;
 
 typedef struct dr_plan {
 	const char *file;        /* path as given */
@@ -307,6 +343,8 @@ typedef struct dr_plan {
 	dr_gate commit_gate;
 	dr_gate failback_gate;
 	dr_drill drill;
+	dr_webhook *webhooks;    /* notifications.webhooks */
+	size_t nwebhooks;
 } dr_plan;
 
 /* Options for loading. */

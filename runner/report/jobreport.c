@@ -58,6 +58,7 @@ struct build {
 	size_t n, cap;
 	json_t *gates;    /* object gate -> {"approvals": [], "events": []} */
 	json_t *warnings; /* array */
+	json_t *policy;   /* array: unattended-drill decisions */
 	json_t *end;      /* last job-end/job-waiting record (owned) */
 	int64_t t0, last_pt;
 	bool reopened;
@@ -243,6 +244,19 @@ static int on_record(void *ctx, uint64_t seq, const char *type, json_t *rec)
 		if (step)
 			json_object_set_new(w, "step", json_string(step));
 		json_array_append_new(B->warnings, w);
+	} else if (!strcmp(type, "unattended") && step) {
+		const char *dec = sget(rec, "decision") ? sget(rec, "decision") : "";
+		dr_strbuf m = DR_STRBUF_INIT;
+
+		if (!strcmp(dec, "auto-approve"))
+			dr_strbuf_addf(&m, "auto-approved by policy: %s",
+				       sget(rec, "reason") ? sget(rec, "reason") : "");
+		else
+			dr_strbuf_addstr(&m, sget(rec, "message") ? sget(rec, "message") : dec);
+		json_array_append_new(B->policy, json_pack("{s:s,s:s,s:s,s:s,s:I}", "step", step,
+			"decision", dec, "policy", sget(rec, "policy") ? sget(rec, "policy") : "",
+			"message", m.buf, "at", (json_int_t)pt));
+		dr_strbuf_release(&m);
 	} else if (!strcmp(type, "job-end") || !strcmp(type, "job-waiting")) {
 		json_decref(B->end);
 		B->end = json_incref(rec);
@@ -267,6 +281,7 @@ static void build_release(struct build *B)
 	json_decref(B->header);
 	json_decref(B->gates);
 	json_decref(B->warnings);
+	json_decref(B->policy);
 	json_decref(B->end);
 }
 
@@ -444,6 +459,12 @@ static json_t *assemble(struct build *B, const dr_jobreport_objectives *obj)
 		objective(objs, "rto", "ms", (int64_t)obj->rto_ms, job_rto, reasons);
 		objective(objs, "rpo", "s", (int64_t)(obj->rpo_ms / 1000), job_rpo, reasons);
 	}
+	for (size_t i = 0; i < json_array_size(B->policy); i++) {
+		json_t *d = json_array_get(B->policy, i);
+
+		if (!strcmp(sget(d, "decision"), "fail"))
+			json_array_append_new(reasons, json_string(sget(d, "message")));
+	}
 	if (strcmp(status, "succeeded")) {
 		char buf[160];
 
@@ -533,6 +554,11 @@ static json_t *assemble(struct build *B, const dr_jobreport_objectives *obj)
 		json_array_append(gates, v);
 	json_object_set_new(doc, "gates", gates);
 	json_object_set(doc, "warnings", B->warnings);
+	/* Only unattended drills have these: other reports stay as they were. */
+	if (json_is_true(json_object_get(B->header, "unattended")))
+		json_object_set_new(doc, "unattended", json_true());
+	if (json_array_size(B->policy))
+		json_object_set(doc, "policy", B->policy);
 	json_object_set_new(doc, "steps", steps);
 	return doc;
 }
@@ -554,6 +580,7 @@ static void build_init(struct build *B)
 	memset(B, 0, sizeof(*B));
 	B->gates = json_object();
 	B->warnings = json_array();
+	B->policy = json_array();
 	B->t0 = -1;
 }
 
@@ -985,6 +1012,7 @@ static void render_tables(const json_t *doc, dr_strbuf *sb, enum tfmt f)
 	section(sb, "Groups and machines", machine_rows(doc), f);
 	section(sb, "Hooks", hook_rows(doc), f);
 	section(sb, "Gate approvals", gate_rows(doc), f);
+	list_section(sb, "Unattended drill policy", json_object_get(doc, "policy"), "message", f);
 	if (c) {
 		json_t *rows = json_array(), *m;
 		size_t i;

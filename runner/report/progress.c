@@ -550,6 +550,8 @@ void dr_progress_event(dr_progress *pr, const json_t *ev)
 			dr_strbuf_addf(&line, ": %s", sget(ev, "message"));
 		if (!strcmp(sget(ev, "result"), "accepted") && strcmp(pr->status, "finished"))
 			strcpy(pr->status, "running");
+	} else if (!strcmp(type, "notification")) {
+		dr_strbuf_addf(&line, "%s %s", tm, sget(ev, "message"));
 	} else if (!strcmp(type, "job-detached")) {
 		strcpy(pr->status, "detached");
 		dr_strbuf_addf(&line, "%s detached: %s", tm, sget(ev, "message"));

@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 /* The message only mentions case when the spellings differ: "already
@@ -382,6 +383,63 @@ static void drill_schedule(dr_rctx *c)
 			   "or UTC", dr_error_msg());
 }
 
+/* Auto-approvals are an audit event: the plan must say why. */
+static void unattended(dr_rctx *c)
+{
+	const dr_drill *d = &c->p->drill;
+	const char *what;
+
+	if (!d->unattended_at || (d->unattended_reason.v && *d->unattended_reason.v))
+		return;
+	what = d->manual_policy.v && !strcmp(d->manual_policy.v, "auto-approve")
+	       ? (d->gate_policy.v && !strcmp(d->gate_policy.v, "auto-approve")
+		  ? "manual steps and gates" : "manual steps")
+	       : d->gate_policy.v && !strcmp(d->gate_policy.v, "auto-approve") ? "gates" : NULL;
+	if (what)
+		dr_diag_at(c->d, d->unattended_at, DR_SEV_ERROR, "PLAN-UNATTENDED-REASON",
+			   "unattended drills auto-approve %s but drill.unattended "
+			   "gives no reason: add reason (it is recorded with every "
+			   "auto-approval) or use fail", what);
+}
+
+/* True for 127.0.0.0/8, localhost and [::1]: plain http stays on the host. */
+static bool loopback_host(const char *h, size_t n)
+{
+	return (n == 9 && !strncasecmp(h, "localhost", 9)) ||
+	       (n == 5 && !memcmp(h, "[::1]", 5)) || (n >= 4 && !memcmp(h, "127.", 4));
+}
+
+static void webhooks(dr_rctx *c)
+{
+	for (size_t i = 0; i < c->p->nwebhooks; i++) {
+		const dr_webhook *w = &c->p->webhooks[i];
+		const char *u = w->url.v, *auth = strstr(u, "://"), *end, *at;
+		bool plain = !strncmp(u, "http://", 7);
+		size_t hl;
+
+		if (!auth)
+			continue; /* the schema reports it */
+		auth += 3;
+		end = auth + strcspn(auth, "/?#");
+		at = memchr(auth, '@', (size_t)(end - auth));
+		if (at) {
+			dr_diag_at(c->d, w->url.at, DR_SEV_WARNING, "PLAN-WEBHOOK-URL",
+				   "webhook URL carries credentials (user:password@): "
+				   "they would be in the plan and in git; the receiver "
+				   "should check the signature made with secretEnv instead");
+			auth = at + 1;
+		}
+		hl = strcspn(auth, ":/?#");
+		if (auth[0] == '[')
+			hl = strcspn(auth, "]/?#") + (auth[strcspn(auth, "]/?#")] == ']');
+		if (plain && !loopback_host(auth, hl))
+			dr_diag_at(c->d, w->url.at, DR_SEV_WARNING, "PLAN-WEBHOOK-URL",
+				   "webhook URL uses plain http to %.*s: job events "
+				   "would cross the network unencrypted; use https",
+				   (int)hl, auth);
+	}
+}
+
 void dr_rules_plan(dr_rctx *c)
 {
 	unique_names(c);
@@ -392,4 +450,6 @@ void dr_rules_plan(dr_rctx *c)
 	gate(c, &c->p->failback_gate, "failback");
 	drill(c);
 	drill_schedule(c);
+	unattended(c);
+	webhooks(c);
 }

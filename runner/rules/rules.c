@@ -85,7 +85,9 @@ static const dr_rule_info rule_table[] = {
 	{ "PLAN-NETWORK-UNKNOWN", E, "VNets and subnets used should be declared under networks, so IPs can be checked", "drplan" },
 	{ "PLAN-SELF-DEPENDENCY", E, "A group can't wait for itself", "drplan" },
 	{ "PLAN-SUBNET-OVERLAP", E, "Subnets of a VNet don't overlap and lie in its address space", "drplan; [VNETFAQ]" },
+	{ "PLAN-UNATTENDED-REASON", E, "A drill policy that auto-approves manual steps or gates records why", "drplan" },
 	{ "PLAN-UNGROUPED-MACHINE", E, "Every machine is in a group", "drplan" },
+	{ "PLAN-WEBHOOK-URL", W, "Webhook URLs carry no credentials and use https beyond loopback", "drplan" },
 };
 
 #undef E

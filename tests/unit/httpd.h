@@ -15,8 +15,9 @@
  *   anything else 200 with srv->reply (default "{}"), as application/json
  *
  * Every request is counted and the last one kept (method, path with query,
- * raw header block, body) for the test to check. Bounded: requests over
- * 1 MiB are answered 413.
+ * raw header block, body) for the test to check; on_request, when set, sees
+ * every request before it is routed. Bounded: requests over 1 MiB are
+ * answered 413.
  */
 #ifndef DR_TEST_HTTPD_H
 #define DR_TEST_HTTPD_H
@@ -52,6 +53,11 @@ typedef struct httpd {
 	char last_path[512];
 	dr_strbuf last_headers;
 	dr_strbuf last_body;
+	/* Optional: called for every request (headers block with the request
+	 * line, then the body). */
+	void (*on_request)(void *ud, const char *path, const char *headers,
+			   size_t hlen, const char *body, size_t blen);
+	void *on_request_ud;
 } httpd;
 
 struct httpd_conn {
@@ -164,6 +170,8 @@ static inline int httpd_parse(httpd_conn *c)
 	dr_strbuf_add(&s->last_headers, c->in.buf, hlen);
 	dr_strbuf_reset(&s->last_body);
 	dr_strbuf_add(&s->last_body, c->in.buf + hlen, blen);
+	if (s->on_request)
+		s->on_request(s->on_request_ud, path, c->in.buf, hlen, c->in.buf + hlen, blen);
 	path[strcspn(path, "?#")] = 0; /* route on the path alone */
 	httpd_route(c, method, path);
 	return 1;

@@ -1129,6 +1129,64 @@ TEST(drill_schedule)
 	unsetenv("TZDIR");
 }
 
+TEST(unattended_and_webhooks)
+{
+	static dr_webhook hooks[3];
+
+	setup(1);
+	P->drill.at = node(120, 1);
+	P->drill.vnet = S("vnet-dr");
+	P->drill.unattended_at = node(123, 3);
+	P->drill.manual_policy = S("auto-approve");
+	P->drill.gate_policy = S("fail");
+	hooks[0].url = S("http://hooks.example.com/drplan");
+	hooks[0].url.at = node(130, 10);
+	hooks[1].url = S("https://bot:hunter2@chat.example.com/x?y=1");
+	hooks[1].url.at = node(131, 10);
+	hooks[2].url = S("http://127.0.0.1:8080/ok");
+	hooks[2].url.at = node(132, 10);
+	P->webhooks = hooks;
+	P->nwebhooks = 3;
+	check();
+	EXPECT("PLAN-UNATTENDED-REASON", DR_SEV_ERROR,
+	       "unattended drills auto-approve manual steps but drill.unattended gives "
+	       "no reason: add reason (it is recorded with every auto-approval) or "
+	       "use fail");
+	AT("PLAN-UNATTENDED-REASON", 123, 3);
+	CHECK_INT(cnt("PLAN-WEBHOOK-URL"), 2);
+	EXPECT("PLAN-WEBHOOK-URL", DR_SEV_WARNING,
+	       "webhook URL uses plain http to hooks.example.com: job events would "
+	       "cross the network unencrypted; use https");
+	AT("PLAN-WEBHOOK-URL", 130, 10);
+	CHECK_STR(nth_msg("PLAN-WEBHOOK-URL", 1),
+		  "webhook URL carries credentials (user:password@): they would be in "
+		  "the plan and in git; the receiver should check the signature made "
+		  "with secretEnv instead");
+	done();
+	/* Both auto-approve, with a reason: fine; fail needs none. */
+	setup(1);
+	P->drill.at = node(120, 1);
+	P->drill.vnet = S("vnet-dr");
+	P->drill.unattended_at = node(123, 3);
+	P->drill.manual_policy = S("auto-approve");
+	P->drill.gate_policy = S("auto-approve");
+	P->drill.unattended_reason = S("lab drill");
+	check();
+	CHECK_INT(cnt("PLAN-UNATTENDED-REASON"), 0);
+	done();
+	setup(1);
+	P->drill.at = node(120, 1);
+	P->drill.vnet = S("vnet-dr");
+	P->drill.unattended_at = node(123, 3);
+	P->drill.manual_policy = S("fail");
+	P->drill.gate_policy = S("auto-approve");
+	check();
+	EXPECT("PLAN-UNATTENDED-REASON", DR_SEV_ERROR,
+	       "unattended drills auto-approve gates but drill.unattended gives no "
+	       "reason: add reason (it is recorded with every auto-approval) or use fail");
+	done();
+}
+
 TEST(extra_time)
 {
 	setup(3);
@@ -1618,6 +1676,7 @@ int main(void)
 	RUN(networks_declared);
 	RUN(drill_network);
 	RUN(drill_schedule);
+	RUN(unattended_and_webhooks);
 	RUN(extra_time);
 	RUN(names_vm);
 	RUN(names_resources);
