@@ -25,6 +25,7 @@ typedef struct az_store {
 	dr_azblob *c;
 	char *prefix;     /* "" or "PREFIX/" */
 	az_lock *locks;   /* held through this store, for keep_alive() */
+	int auto_lease_s; /* ttl_ms 0: AUTO_LEASE_S or $DRPLAN_AZBLOB_LEASE */
 	bool in_keep_alive;
 } az_store;
 
@@ -495,6 +496,30 @@ static int az_remove(dr_store *s, const char *key)
 
 /* ---- locks ---- */
 
+/*
+ * $DRPLAN_AZBLOB_LEASE: the lease length in seconds (15-60, Azure's range)
+ * for ttl_ms 0, so that a test sees a dead holder's lock free in 15 s
+ * rather than 60. Unset or empty: AUTO_LEASE_S.
+ */
+static int auto_lease_from_env(int *out)
+{
+	const char *e = getenv("DRPLAN_AZBLOB_LEASE");
+	char *end;
+	long v;
+
+	*out = AUTO_LEASE_S;
+	if (!e || !*e)
+		return 0;
+	v = strtol(e, &end, 10);
+	if (end != e && *end == 's')
+		end++;
+	if (end == e || *end || v < 15 || v > 60)
+		return dr_error_set(DR_EINVAL, "DRPLAN_AZBLOB_LEASE takes a lease length of "
+				    "15 to 60 seconds (e.g. 15 or 15s), not '%s'", e);
+	*out = (int)v;
+	return 0;
+}
+
 int dr_store_azblob_lease_seconds(unsigned ttl_ms)
 {
 	unsigned sec;
@@ -579,7 +604,7 @@ static int az_lock_take(dr_store *s, const char *name, const char *holder_json,
 	dr_strbuf key = DR_STRBUF_INIT, blob = DR_STRBUF_INIT, cur = DR_STRBUF_INIT;
 	dr_azblob_resp r;
 	char lease[40];
-	int seconds = dr_store_azblob_lease_seconds(ttl_ms), rc = 0;
+	int seconds = ttl_ms ? dr_store_azblob_lease_seconds(ttl_ms) : a->auto_lease_s, rc = 0;
 	uint64_t sent = 0;
 
 	keep_alive(a);
@@ -863,9 +888,13 @@ int dr_store_azblob_open(const char *spec, const dr_azblob_opts *opts, unsigned 
 		return dr_error_set(DR_EINVAL, "state store %s: the container name must be "
 				    "3-63 lowercase letters, digits and single hyphens", spec);
 
+	int lease_s;
+	if ((rc = auto_lease_from_env(&lease_s)) < 0)
+		return rc;
 	a = dr_xcalloc(1, sizeof(*a));
 	a->base.ops = &az_ops;
 	a->base.spec = dr_xstrdup(spec);
+	a->auto_lease_s = lease_s;
 	{
 		dr_strbuf pre = DR_STRBUF_INIT;
 		if (slash) {

@@ -8,3 +8,9 @@ dr_add_azurite_test(azblob/store COMMAND $<TARGET_FILE:test-azblob>)
 # The CLI end to end on the azblob store (DRPLAN_STATE, --state, locks).
 dr_add_azurite_test(azblob/cli COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/t-cli.sh
                     $<TARGET_FILE:drplan> ${CMAKE_SOURCE_DIR})
+# Three schedulers on one store: one starts the due drill, one of the others
+# takes it over after a kill -9 (tests/azblob/t-sched-ha.sh).
+add_executable(store-get ${CMAKE_CURRENT_LIST_DIR}/store-get.c)
+target_link_libraries(store-get PRIVATE dr_core)
+dr_add_azurite_test(azblob/sched-ha COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/t-sched-ha.sh
+                    $<TARGET_FILE:drplan> ${CMAKE_SOURCE_DIR} $<TARGET_FILE:store-get>)
