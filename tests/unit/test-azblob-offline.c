@@ -237,6 +237,24 @@ TEST(lease_seconds)
 	CHECK_INT(dr_store_azblob_lease_seconds(3600000), 60);
 }
 
+/* $DRPLAN_AZBLOB_LEASE is checked when the store is opened, before any call. */
+TEST(lease_env)
+{
+	static const char *badv[] = { "14", "61", "15m", "x", "-20", "15s " };
+	dr_store *s = NULL;
+
+	for (size_t i = 0; i < sizeof(badv) / sizeof(*badv); i++) {
+		setenv("DRPLAN_AZBLOB_LEASE", badv[i], 1);
+		CHECK_INT(dr_store_azblob_open("azblob://acct/cont", NULL, 0, &s), DR_EINVAL);
+		CHECK(s == NULL);
+	}
+	setenv("DRPLAN_AZBLOB_LEASE", "5", 1);
+	CHECK_INT(dr_store_azblob_open("azblob://acct/cont", NULL, 0, &s), DR_EINVAL);
+	CHECK_STR(dr_error_msg(), "DRPLAN_AZBLOB_LEASE takes a lease length of 15 to 60 "
+				  "seconds (e.g. 15 or 15s), not '5'");
+	unsetenv("DRPLAN_AZBLOB_LEASE");
+}
+
 TEST(drplan_state)
 {
 	dr_strbuf sb = DR_STRBUF_INIT;
@@ -261,6 +279,7 @@ int main(void)
 	RUN(spec_errors);
 	RUN(credentials);
 	RUN(lease_seconds);
+	RUN(lease_env);
 	RUN(drplan_state);
 	return test_summary();
 }
