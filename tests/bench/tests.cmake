@@ -3,6 +3,10 @@
 #   build/tests/bench-hooks
 add_executable(bench-journal ${CMAKE_CURRENT_LIST_DIR}/bench-journal.c)
 target_link_libraries(bench-journal PRIVATE dr_core)
+#   tests/bench/run-resume.sh BUILD   (bench-resume: a 1,000-machine job's journal,
+#                                      a directory versus Azurite)
+add_executable(bench-resume ${CMAKE_CURRENT_LIST_DIR}/bench-resume.c)
+target_link_libraries(bench-resume PRIVATE dr_core)
 add_executable(bench-hooks ${CMAKE_CURRENT_LIST_DIR}/bench-hooks.c)
 target_link_libraries(bench-hooks PRIVATE dr_core)
 #   build/tests/bench-net [hooks [delay_ms]]   (loopback; forks its own server)
