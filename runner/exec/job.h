@@ -152,6 +152,7 @@ typedef struct dr_job_opts {
 	const char *lua_dir;
 	/*
 	 * Lease of the plan (and simulator state) locks in ms; 0:
+	 * $DRPLAN_LOCK_TTL (journal/store.h) when set, else
 	 * DR_JOB_LOCK_TTL_MS. The job renews them every lock_ttl_ms / 3 of
 	 * loop time from dr_job_run() / dr_job_launch() on (not while
 	 * detached). When a renewal says the lock is lost (DR_ECONFLICT, or

@@ -275,3 +275,22 @@ void dr_store_lock_describe(const char *holder_json, dr_strbuf *out)
 		dr_strbuf_addstr(out, "an unknown holder");
 	json_decref(j);
 }
+
+int dr_store_lock_ttl_env(unsigned *ms_out)
+{
+	const char *e = getenv("DRPLAN_LOCK_TTL");
+	char *end;
+	long v;
+
+	*ms_out = 0;
+	if (!e || !*e)
+		return 0;
+	v = strtol(e, &end, 10);
+	if (end != e && *end == 's')
+		end++;
+	if (end == e || *end || v < 15 || v > 60)
+		return dr_error_set(DR_EINVAL, "DRPLAN_LOCK_TTL takes a lease length of "
+				    "15 to 60 seconds (e.g. 15 or 15s), not '%s'", e);
+	*ms_out = (unsigned)v * 1000u;
+	return 0;
+}

@@ -99,6 +99,17 @@ const char *dr_store_spec(const dr_store *s);
  */
 int dr_store_default_dir(const char *plan_dir, dr_strbuf *out);
 
+/*
+ * $DRPLAN_LOCK_TTL: the lease length of locks whose holder does not ask for
+ * one: locks taken with ttl_ms 0 on a lease store, and a job's locks
+ * (exec/job.h lock_ttl_ms 0). 15 to 60 seconds ("15" or "15s"), Azure's
+ * range, so that a dead holder's lock frees in 15 s instead of 60 (tests).
+ * *ms_out: the value in ms, or 0 when unset or empty. Anything else is
+ * DR_EINVAL with a message naming the variable. The directory store has no
+ * leases and ignores it.
+ */
+int dr_store_lock_ttl_env(unsigned *ms_out);
+
 /* 0 when key is well formed, else DR_EINVAL with a message. */
 int dr_store_key_valid(const char *key);
 

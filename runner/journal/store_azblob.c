@@ -25,7 +25,7 @@ typedef struct az_store {
 	dr_azblob *c;
 	char *prefix;     /* "" or "PREFIX/" */
 	az_lock *locks;   /* held through this store, for keep_alive() */
-	int auto_lease_s; /* ttl_ms 0: AUTO_LEASE_S or $DRPLAN_AZBLOB_LEASE */
+	int auto_lease_s; /* ttl_ms 0: AUTO_LEASE_S or $DRPLAN_LOCK_TTL */
 	bool in_keep_alive;
 } az_store;
 
@@ -496,28 +496,14 @@ static int az_remove(dr_store *s, const char *key)
 
 /* ---- locks ---- */
 
-/*
- * $DRPLAN_AZBLOB_LEASE: the lease length in seconds (15-60, Azure's range)
- * for ttl_ms 0, so that a test sees a dead holder's lock free in 15 s
- * rather than 60. Unset or empty: AUTO_LEASE_S.
- */
+/* ttl_ms 0: $DRPLAN_LOCK_TTL (store.h) or AUTO_LEASE_S. */
 static int auto_lease_from_env(int *out)
 {
-	const char *e = getenv("DRPLAN_AZBLOB_LEASE");
-	char *end;
-	long v;
+	unsigned ms;
+	int rc = dr_store_lock_ttl_env(&ms);
 
-	*out = AUTO_LEASE_S;
-	if (!e || !*e)
-		return 0;
-	v = strtol(e, &end, 10);
-	if (end != e && *end == 's')
-		end++;
-	if (end == e || *end || v < 15 || v > 60)
-		return dr_error_set(DR_EINVAL, "DRPLAN_AZBLOB_LEASE takes a lease length of "
-				    "15 to 60 seconds (e.g. 15 or 15s), not '%s'", e);
-	*out = (int)v;
-	return 0;
+	*out = ms ? (int)(ms / 1000u) : AUTO_LEASE_S;
+	return rc;
 }
 
 int dr_store_azblob_lease_seconds(unsigned ttl_ms)

@@ -34,9 +34,9 @@
  *                   included). Should it lapse while idle, Azure renews it
  *                   only if nobody leased the blob meanwhile; otherwise the
  *                   lock is lost and dr_store_lock_renew() says so.
- *                   $DRPLAN_AZBLOB_LEASE (15-60, seconds) replaces the 60 s
- *                   (tests: a dead holder's lock frees in 15 s); another
- *                   value makes dr_store_azblob_open() fail with DR_EINVAL.
+ *                   $DRPLAN_LOCK_TTL (store.h) replaces the 60 s (tests: a
+ *                   dead holder's lock frees in 15 s); a bad value makes
+ *                   dr_store_azblob_open() fail with DR_EINVAL.
  *
  * The store is synchronous: every call is one or a few HTTP requests on the
  * store's own connection, with bounded retries of transient faults.

@@ -4,14 +4,14 @@
 # store. A drill becomes due at start-up (the catch-up rule); exactly one
 # instance starts it, the other two log claimed-elsewhere. The instance
 # running it is killed with SIGKILL mid-drill; once its leases expire
-# (DRPLAN_AZBLOB_LEASE=15, Azure's shortest) another instance takes the job
+# (DRPLAN_LOCK_TTL=15, Azure's shortest) another instance takes the job
 # over and finishes it. Checked: one job for the due time, succeeded once,
 # finished by a survivor; each machine's failover accepted once by the
 # simulator; the journal clean and every step done once.
 drplan=$1 src=$2 storeget=$3
 . "$src/tests/cli-run/lib.sh"
 : "${DRPLAN_TEST_STORE:?run me with tests/azurite/with-azurite.sh}"
-export DRPLAN_STATE=$DRPLAN_TEST_STORE DRPLAN_AZBLOB_LEASE=15
+export DRPLAN_STATE=$DRPLAN_TEST_STORE DRPLAN_LOCK_TTL=15
 # The drill's 1 h hold takes 18 s at 1/200: the kill lands well inside it.
 export DRPLAN_SIM_SCALE=0.005
 dir=$tmp/plans
@@ -138,4 +138,17 @@ print("job %s: %d records, %d steps; %s" % (sys.argv[5], len(recs), len(d["steps
       "; ".join("%s %s" % (i["name"], i["opCounts"]) for i in items)))
 PY
 	ok || bad "store contents"
+
+# A bad DRPLAN_LOCK_TTL is refused by the azblob store and, on a directory
+# store (no leases), when a job takes its locks.
+DRPLAN_LOCK_TTL=5 run job list
+[ "$rc" != 0 ] && ok || bad "DRPLAN_LOCK_TTL=5 accepted by azblob"
+has "$err" "DRPLAN_LOCK_TTL takes a lease length of 15 to 60 seconds (e.g. 15 or 15s), not '5'" \
+	"azblob: bad DRPLAN_LOCK_TTL message"
+(unset DRPLAN_STATE; DRPLAN_LOCK_TTL=61s timeout 60 "$drplan" drill "$dir/small.yaml" \
+	>"$tmp/out" 2>"$tmp/err")
+rc=$?
+[ "$rc" != 0 ] && ok || bad "DRPLAN_LOCK_TTL=61s accepted by a job"
+has "$(cat "$tmp/err" "$tmp/out")" "DRPLAN_LOCK_TTL takes a lease length of 15 to 60 seconds (e.g. 15 or 15s), not '61s'" \
+	"job: bad DRPLAN_LOCK_TTL message"
 finish

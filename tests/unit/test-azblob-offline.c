@@ -237,22 +237,36 @@ TEST(lease_seconds)
 	CHECK_INT(dr_store_azblob_lease_seconds(3600000), 60);
 }
 
-/* $DRPLAN_AZBLOB_LEASE is checked when the store is opened, before any call. */
-TEST(lease_env)
+/* $DRPLAN_LOCK_TTL, checked when the azblob store is opened, before any call. */
+TEST(lock_ttl_env)
 {
 	static const char *badv[] = { "14", "61", "15m", "x", "-20", "15s " };
 	dr_store *s = NULL;
+	unsigned ms = 1;
 
+	unsetenv("DRPLAN_LOCK_TTL");
+	CHECK_INT(dr_store_lock_ttl_env(&ms), 0);
+	CHECK_INT(ms, 0);
+	setenv("DRPLAN_LOCK_TTL", "", 1);
+	CHECK_INT(dr_store_lock_ttl_env(&ms), 0);
+	CHECK_INT(ms, 0);
+	setenv("DRPLAN_LOCK_TTL", "15", 1);
+	CHECK_INT(dr_store_lock_ttl_env(&ms), 0);
+	CHECK_INT(ms, 15000);
+	setenv("DRPLAN_LOCK_TTL", "60s", 1);
+	CHECK_INT(dr_store_lock_ttl_env(&ms), 0);
+	CHECK_INT(ms, 60000);
 	for (size_t i = 0; i < sizeof(badv) / sizeof(*badv); i++) {
-		setenv("DRPLAN_AZBLOB_LEASE", badv[i], 1);
+		setenv("DRPLAN_LOCK_TTL", badv[i], 1);
+		CHECK_INT(dr_store_lock_ttl_env(&ms), DR_EINVAL);
 		CHECK_INT(dr_store_azblob_open("azblob://acct/cont", NULL, 0, &s), DR_EINVAL);
 		CHECK(s == NULL);
 	}
-	setenv("DRPLAN_AZBLOB_LEASE", "5", 1);
+	setenv("DRPLAN_LOCK_TTL", "5", 1);
 	CHECK_INT(dr_store_azblob_open("azblob://acct/cont", NULL, 0, &s), DR_EINVAL);
-	CHECK_STR(dr_error_msg(), "DRPLAN_AZBLOB_LEASE takes a lease length of 15 to 60 "
+	CHECK_STR(dr_error_msg(), "DRPLAN_LOCK_TTL takes a lease length of 15 to 60 "
 				  "seconds (e.g. 15 or 15s), not '5'");
-	unsetenv("DRPLAN_AZBLOB_LEASE");
+	unsetenv("DRPLAN_LOCK_TTL");
 }
 
 TEST(drplan_state)
@@ -279,7 +293,7 @@ int main(void)
 	RUN(spec_errors);
 	RUN(credentials);
 	RUN(lease_seconds);
-	RUN(lease_env);
+	RUN(lock_ttl_env);
 	RUN(drplan_state);
 	return test_summary();
 }
