@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # t-sched-ha.sh DRPLAN SRCDIR STORE-GET (run by with-azurite.sh): three
 # `drplan schedule run` instances share one plans directory and one azblob
-# store. A drill becomes due at start-up (the catch-up rule); exactly one
+# store. A drill becomes due (at the next minute boundary); exactly one
 # instance starts it, the other two log claimed-elsewhere. The instance
 # running it is killed with SIGKILL mid-drill; once its leases expire
 # (DRPLAN_LOCK_TTL=15, Azure's shortest) another instance takes the job
@@ -16,9 +16,12 @@ export DRPLAN_STATE=$DRPLAN_TEST_STORE DRPLAN_LOCK_TTL=15
 export DRPLAN_SIM_SCALE=0.005
 dir=$tmp/plans
 mkdir -p "$dir"
-# Due once a day at the current minute: the catch-up window makes it due at
-# start-up, and no second due time comes during the test.
-set -- $(date -u '+%M %H')
+# Due once a day, at the next minute boundary at least 15 s away: the three
+# instances are all up and waiting when it comes, and race to claim it (an
+# instance that starts after the claim would not see it due at all).
+now=$(date +%s)
+due=$(( (now + 15 + 59) / 60 * 60 ))
+set -- $(date -u -d "@$due" '+%M %H')
 sed "s/^groups:/drill:\n  schedule: \"$((10#$1)) $((10#$2)) * * *\"\n  cleanup: { after: 1h }\n\ngroups:/" \
 	"$src/plans/small.yaml" >"$dir/small.yaml"
 # The container must exist before three instances race to create it.
@@ -27,7 +30,7 @@ timeout 60 "$drplan" job list >/dev/null 2>&1
 pids=()
 for n in a b c; do
 	"$drplan" schedule run --plans "$dir" --instance "sched-$n" --rescan 1s \
-		--catch-up 10m 2>"$tmp/$n.err" &
+		2>"$tmp/$n.err" &
 	pids+=($!)
 done
 stop_all() {
@@ -36,9 +39,15 @@ stop_all() {
 }
 trap 'stop_all; rm -rf "$tmp"' EXIT
 
+# All three have loaded the plan before the due time.
+for i in $(seq 100); do
+	[ "$(cat "$tmp"/?.err | grep -c " loaded plan=small ")" = 3 ] && break
+	sleep 0.1
+done
+[ "$(date +%s)" -lt "$due" ] && ok || bad "the instances were not up before the due time"
 # Who started it?
 holder= id=
-for i in $(seq 600); do
+for i in $(seq 1000); do
 	for n in a b c; do
 		if grep -q " started plan=small " "$tmp/$n.err"; then
 			holder=$n
@@ -88,8 +97,15 @@ has "$ferr" "finished plan=small file=small.yaml job=$id status=succeeded" \
 [ "${resumed_after:-0}" -ge 9 ] && ok || bad "resumed ${resumed_after:-?}s after the kill, before the lease could lapse"
 # Give the third instance a few rescans to (not) do anything, then stop all.
 sleep 3
-stop_all
 trap 'rm -rf "$tmp"' EXIT
+for k in 0 1 2; do
+	[ "$k" = "$idx" ] && continue
+	kill -TERM "${pids[$k]}"
+	wait "${pids[$k]}"
+	r=$?
+	[ "$r" = 0 ] && ok || bad "survivor ${pids[$k]} exited $r after SIGTERM"
+done
+hasnt "$(cat "$tmp"/?.err)" "Sanitizer" "sanitizer reports"
 all=$(cat "$tmp"/a.err "$tmp"/b.err "$tmp"/c.err)
 [ "$(echo "$all" | grep -c " started ")" = 1 ] && ok || bad "more than one start: $all"
 [ "$(echo "$all" | grep -c " finished plan=small")" = 1 ] && ok || bad "finished more than once: $all"
