@@ -24,6 +24,7 @@
 # DR_STORE_AZURITE (default ON) turns the twins off without removing the
 # launcher.
 include_guard(GLOBAL)
+include(${CMAKE_CURRENT_LIST_DIR}/azurite/azurite.cmake)
 
 set(DR_AZURITE_LAUNCHER ${CMAKE_SOURCE_DIR}/tests/azurite/with-azurite.sh)
 option(DR_STORE_AZURITE "Run the store tests a second time against Azurite" ON)
@@ -53,6 +54,7 @@ function(_dr_store_twin name)
            COMMAND bash ${DR_AZURITE_LAUNCHER} ${first} ${T_COMMAND}
            WORKING_DIRECTORY ${T_WORKING_DIRECTORY})
   set_property(TEST ${name}@azblob APPEND PROPERTY LABELS store azblob)
+  dr_azurite_test_properties(${name}@azblob)
   if(T_TIMEOUT)
     set_tests_properties(${name}@azblob PROPERTIES TIMEOUT ${T_TIMEOUT})
   endif()

@@ -13,10 +13,17 @@ function(dr_add_azurite_test name)
   add_test(NAME ${name}
            COMMAND ${DR_AZURITE_DIR}/with-azurite.sh ${ARG_COMMAND}
            WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  dr_azurite_test_properties(${name})
+  set_tests_properties(${name} PROPERTIES TIMEOUT 300)
+endfunction()
+
+# What every test run under with-azurite.sh needs: where Azurite is, the
+# skip code, and one Azurite at a time (each is a Node process of its own).
+function(dr_azurite_test_properties name)
   set(env "DR_AZURITE_PREFIX=${CMAKE_BINARY_DIR}/azurite")
   if(DR_AZURITE)
     list(APPEND env "DRPLAN_AZURITE=${DR_AZURITE}")
   endif()
   set_tests_properties(${name} PROPERTIES ENVIRONMENT "${env}" SKIP_RETURN_CODE 77
-                       RESOURCE_LOCK azurite-cpu TIMEOUT 300)
+                       RESOURCE_LOCK azurite-cpu)
 endfunction()
