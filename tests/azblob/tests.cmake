@@ -14,3 +14,7 @@ add_executable(store-get ${CMAKE_CURRENT_LIST_DIR}/store-get.c)
 target_link_libraries(store-get PRIVATE dr_core)
 dr_add_azurite_test(azblob/sched-ha COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/t-sched-ha.sh
                     $<TARGET_FILE:drplan> ${CMAKE_SOURCE_DIR} $<TARGET_FILE:store-get>)
+# Azurite stopped and started again in the middle of a failover: the job
+# completes once, no journal record lost or doubled (tests/azblob/t-restart.sh).
+dr_add_azurite_test(azblob/restart COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/t-restart.sh
+                    $<TARGET_FILE:drplan> ${CMAKE_SOURCE_DIR} $<TARGET_FILE:store-get>)
