@@ -18,7 +18,12 @@ dr_need_packages() {
 DR_BUILD_PACKAGES=(gcc make cmake pkg-config libc6-dev libyaml-dev libjansson-dev
 	liblua5.4-dev libcurl4-openssl-dev libssl-dev)
 DR_TEST_PACKAGES=(json-schema-test-suite libxml2-utils python3 python3-jsonschema tzdata
-	libmicrohttpd-dev curl jq openssl chromium nodejs npm)
+	libmicrohttpd-dev curl jq openssl chromium)
+# Node.js and npm (for Azurite) from Debian, unless a Node.js is already
+# installed another way (NodeSource's nodejs carries its own npm and
+# conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 || DR_TEST_PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || DR_TEST_PACKAGES+=(npm)
 
 # Azurite (Microsoft's Azure Storage emulator, from npm) for the azblob state
 # store tests, pinned, installed into PREFIX (the tests look in
