@@ -60,6 +60,12 @@ static char *first_error(const dr_diags *d)
 	return NULL;
 }
 
+/* The plan runs on Azure (else on the simulator; validate allows no other). */
+static bool plan_is_azure(const dr_plan *p)
+{
+	return p->provider.v && !strcmp(p->provider.v, "azure");
+}
+
 static int run_load(void *ctx, const char *path, dr_sched_plan_info *pi)
 {
 	dr_arena *a = dr_arena_new();
@@ -74,11 +80,11 @@ static int run_load(void *ctx, const char *path, dr_sched_plan_info *pi)
 		if (!pi->error)
 			pi->error = dr_xstrdup(st == DR_EXIT_IO ? "the file cannot be read"
 					       : "the plan has errors (see drplan validate)");
-	} else if (p->provider.v && strcmp(p->provider.v, "sim")) {
-		/* As for `drplan drill`: jobs run on the simulator for now. */
+	} else if (plan_is_azure(p) && dr_cli_azure_credentials_check("schedule run")) {
+		/* Said on stderr already; never a silent fall-through to IMDS. */
 		pi->name = dr_xstrdup(p->name.v);
-		pi->error = dr_xstrdup("scheduled drills run on the simulator only for now "
-				       "(target.provider: sim)");
+		pi->error = dr_xstrdup("target.provider is azure, but the environment has no "
+				       "Azure credentials (docs/azure.md)");
 	} else {
 		pi->name = dr_xstrdup(p->name.v);
 		if (p->drill.schedule.v)
@@ -124,6 +130,7 @@ static int begin(struct srun *sr, const char *path, const char *plan, const char
 	json_t *cli = json_object_get(hdr, "cli");
 	const char *rp;
 	dr_job_opts jo;
+	bool azure;
 	int rc;
 
 	r->a = dr_arena_new();
@@ -152,11 +159,15 @@ static int begin(struct srun *sr, const char *path, const char *plan, const char
 		rc = dr_error_set(DR_EINVAL, "cannot compile %s: %s", path, dr_error_msg());
 		goto fail;
 	}
-	if (dr_cli_sim_options("schedule run", sr->store, &r->popts)) {
-		rc = dr_error_set(DR_EIO, "the simulator's options cannot be set");
+	azure = plan_is_azure(r->p);
+	if (azure ? dr_cli_azure_options("schedule run", r->p, &r->popts) != 0
+		  : dr_cli_sim_options("schedule run", sr->store, &r->popts) != 0) {
+		rc = dr_error_set(azure ? DR_EINVAL : DR_EIO, "the %s provider's options "
+				  "cannot be set", azure ? "azure" : "simulator");
 		goto fail;
 	}
-	if ((rc = dr_provider_open("sim", r->popts, sr->loop, &r->prov)) < 0)
+	if ((rc = dr_provider_open(azure ? "azure" : "sim", r->popts, sr->loop,
+				   &r->prov)) < 0)
 		goto fail;
 	memset(&jo, 0, sizeof(jo));
 	jo.store = sr->store;
@@ -165,7 +176,7 @@ static int begin(struct srun *sr, const char *path, const char *plan, const char
 	jo.concurrency = ro.concurrency;
 	jo.control_poll_ms = 1000;
 	jo.max_poll_ms = 5000;
-	jo.persist_sim = true;
+	jo.persist_sim = !azure;
 	jo.by = "drplan-scheduler";
 	/* Nobody watches a scheduled drill: drill.unattended decides the
 	 * steps that would wait for a person (docs/execution.md). */
@@ -184,7 +195,7 @@ static int begin(struct srun *sr, const char *path, const char *plan, const char
 		/* The plan's lock was free a moment ago (the scheduler checked):
 		 * what is held is the simulator's state, owned by one job at a
 		 * time. Try again soon. */
-		if (dr_store_lock_acquire(sr->store, plan, "{}", 0, &l, NULL) == 0) {
+		if (!azure && dr_store_lock_acquire(sr->store, plan, "{}", 0, &l, NULL) == 0) {
 			dr_store_lock_release(l);
 			rc = dr_error_set(DR_EAGAIN, "the simulator's state is in use by "
 					  "another job");

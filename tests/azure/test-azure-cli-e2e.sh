@@ -273,6 +273,22 @@ want = {"test-failover": 1, "test-failover-cleanup": 1, "unplanned-failover": 1,
 bad = {k: n for k, n in seen.items() if n > want.get(k[1], 0)}
 assert not bad and len(seen) >= 3 * len(want) - 1, (bad, seen)
 PY
+# ---- 6. the same plan as a scheduled drill: `drplan schedule run --once` ----
+mkdir -p "$W/sched"
+{ cat "$PLAN"; printf 'drill:\n  schedule: "* * * * *"\n'; } >"$W/sched/e2e.yaml"
+# No credentials: the plan is refused, nothing reaches the emulator.
+unset AZURE_CLIENT_SECRET
+run schedule run --plans "$W/sched" --once
+grep -q "invalid file=e2e.yaml message=\"target.provider is azure, but the environment has no Azure credentials" \
+	"$W/err" && ok || bad "schedule run without credentials: $(tail -3 "$W/err")"
+AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential run schedule run --plans "$W/sched" --once
+expect_rc 0 "scheduled drill"
+grep -q "finished plan=e2e .*status=succeeded" "$W/err" && ok ||
+	bad "scheduled drill: $(tail -3 "$W/err")"
+expect_counts test-failover,test-failover-cleanup "vm01:test-failover=2 \
+vm01:test-failover-cleanup=2 vm02:test-failover=2 vm02:test-failover-cleanup=2 \
+vm03:test-failover=2 vm03:test-failover-cleanup=2" "scheduled drill: once per machine"
+
 kill "$EMU"
 wait "$EMU" 2>/dev/null
 EMU=
