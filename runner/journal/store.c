@@ -65,6 +65,81 @@ const char *dr_store_spec(const dr_store *s)
 	return s->spec;
 }
 
+/*
+ * The repository's setting file ROOT/.drplan/config: lines "state: SPEC",
+ * blank lines and "#" comments (a subset of YAML, so editors colour it).
+ * *found is set when it names a state store, which then replaces out; a
+ * relative directory is taken from ROOT. A missing file is no error.
+ */
+static int read_config(const char *root, dr_strbuf *out, bool *found)
+{
+	dr_strbuf path = DR_STRBUF_INIT, text = DR_STRBUF_INIT;
+	char buf[4096];
+	size_t n;
+	unsigned lineno = 0;
+	int rc = 0;
+	FILE *f;
+
+	*found = false;
+	dr_strbuf_addf(&path, "%s%s.drplan/config", root, strcmp(root, "/") ? "/" : "");
+	if (!(f = fopen(path.buf, "r"))) {
+		if (errno != ENOENT)
+			rc = dr_error_set(DR_EIO, "%s: %s", path.buf, strerror(errno));
+		goto out;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && text.len <= 65536)
+		dr_strbuf_add(&text, buf, n);
+	fclose(f);
+	if (text.len > 65536) {
+		rc = dr_error_set(DR_ELIMIT, "%s: larger than 64 KiB", path.buf);
+		goto out;
+	}
+	for (char *line = text.buf, *next; line && !rc; line = next) {
+		char *end, *val;
+		size_t len;
+
+		lineno++;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		while (*line == ' ' || *line == '\t')
+			line++;
+		len = strlen(line);
+		while (len && strchr(" \t\r", line[len - 1]))
+			line[--len] = '\0';
+		if (!*line || *line == '#')
+			continue;
+		if (strncmp(line, "state:", 6)) {
+			end = strchr(line, ':');
+			rc = dr_error_set(DR_EINVAL, "%s:%u: unknown setting '%.*s' (the one "
+					  "setting is 'state: SPEC')", path.buf, lineno,
+					  end ? (int)(end - line) : (int)len, line);
+			break;
+		}
+		val = line + 6;
+		while (*val == ' ' || *val == '\t')
+			val++;
+		len = strlen(val);
+		if (len >= 2 && (*val == '"' || *val == '\'') && val[len - 1] == *val) {
+			val[len - 1] = '\0';
+			val++;
+		}
+		if (!*val) {
+			rc = dr_error_set(DR_EINVAL, "%s:%u: 'state' is empty", path.buf, lineno);
+			break;
+		}
+		dr_strbuf_reset(out);
+		if (strncmp(val, "azblob://", 9) && *val != '/')
+			dr_strbuf_addf(out, "%s%s", root, strcmp(root, "/") ? "/" : "");
+		dr_strbuf_addstr(out, val);
+		*found = true;
+	}
+out:
+	dr_strbuf_release(&path);
+	dr_strbuf_release(&text);
+	return rc;
+}
+
 int dr_store_default_dir(const char *plan_dir, dr_strbuf *out)
 {
 	const char *env = getenv("DRPLAN_STATE_DIR");
@@ -99,6 +174,15 @@ int dr_store_default_dir(const char *plan_dir, dr_strbuf *out)
 		dr_strbuf_setlen(&cand, slash == cand.buf ? 1 : (size_t)(slash - cand.buf));
 	}
 	dr_strbuf_release(&cand);
+	{
+		char *root = dr_xstrdup(out->buf);
+		bool found;
+		int rc = read_config(root, out, &found);
+
+		free(root);
+		if (rc || found)
+			return rc;
+	}
 	if (out->len > 1)
 		dr_strbuf_addch(out, '/');
 	return dr_strbuf_addstr(out, ".drplan/state");

@@ -89,10 +89,12 @@ const char *dr_store_spec(const dr_store *s);
  * dr_store_open()):
  *   0. $DRPLAN_STATE when set and non-empty: any spec, e.g. azblob://...;
  *   1. else $DRPLAN_STATE_DIR when set and non-empty;
- *   2. else <repo>/.drplan/state, where <repo> is the nearest ancestor of
- *      plan_dir (plan_dir included, after resolving it to an absolute path)
- *      that contains a ".git" entry (directory or file, so worktrees work);
- *   3. else <plan_dir>/.drplan/state.
+ *   2. else what <root>/.drplan/config says ("state: SPEC"; a relative
+ *      directory is taken from <root>), where <root> is the nearest
+ *      ancestor of plan_dir (plan_dir included, after resolving it to an
+ *      absolute path) that contains a ".git" entry (directory or file, so
+ *      worktrees work), else plan_dir; an unknown setting there is DR_EINVAL;
+ *   3. else <root>/.drplan/state.
  * The state follows the plan's repository, so two checkouts do not share
  * locks by accident; set DRPLAN_STATE_DIR to share one store. The rule lives
  * only here. out is reset and receives the path.

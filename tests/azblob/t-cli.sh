@@ -33,6 +33,13 @@ has "$out" "drill of plan small" "report read from the store"
 (unset DRPLAN_STATE; timeout 60 "$drplan" job list --state "$DRPLAN_TEST_STORE" >"$tmp/out2" 2>&1)
 has "$(cat "$tmp/out2")" "$did" "--state azblob://"
 
+# The repository's committed .drplan/config names the store too.
+mkdir -p "$tmp/cfgrepo/.git" "$tmp/cfgrepo/.drplan"
+printf '# shared by the team\nstate: %s\n' "$DRPLAN_STATE" >"$tmp/cfgrepo/.drplan/config"
+(cd "$tmp/cfgrepo" && unset DRPLAN_STATE DRPLAN_STATE_DIR &&
+	timeout 60 "$drplan" job list >"$tmp/out3" 2>&1)
+has "$(cat "$tmp/out3")" "$did" ".drplan/config state: azblob://"
+
 # An attached runner holds the plan's lease; a second one is refused.
 "$drplan" failover "$plan" >"$tmp/fo.out" 2>&1 &
 bg=$!

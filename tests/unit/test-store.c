@@ -186,6 +186,36 @@ TEST(default_dir)
 	snprintf(want, sizeof(want), "%s/.drplan/state", repo);
 	CHECK_STR(out.buf, want);
 
+	/* The repository's .drplan/config names the store for everyone. */
+	char *dot = testdir_path(dir, "repo/.drplan");
+	char *conf = testdir_path(dir, "repo/.drplan/config");
+	static const char c1[] = "# where jobs live\n\n  state: \"azblob://acct/dr/erp\"  \n";
+	static const char c2[] = "state: shared/state\n";
+	static const char c3[] = "# ok\nbackend: azblob\n";
+
+	mkdir(dot, 0755);
+	CHECK_INT(testdir_write(conf, c1, sizeof(c1) - 1), 0);
+	CHECK_INT(dr_store_default_dir(plans, &out), 0);
+	CHECK_STR(out.buf, "azblob://acct/dr/erp");
+	CHECK_INT(testdir_write(conf, c2, sizeof(c2) - 1), 0);
+	CHECK_INT(dr_store_default_dir(plans, &out), 0);
+	snprintf(want, sizeof(want), "%s/shared/state", repo);
+	CHECK_STR(out.buf, want);
+	/* The environment still wins. */
+	setenv("DRPLAN_STATE_DIR", "/srv/drplan", 1);
+	CHECK_INT(dr_store_default_dir(plans, &out), 0);
+	CHECK_STR(out.buf, "/srv/drplan");
+	unsetenv("DRPLAN_STATE_DIR");
+	CHECK_INT(testdir_write(conf, c3, sizeof(c3) - 1), 0);
+	CHECK_INT(dr_store_default_dir(plans, &out), DR_EINVAL);
+	snprintf(want, sizeof(want), "%s:2: unknown setting 'backend' (the one setting "
+		 "is 'state: SPEC')", conf);
+	CHECK_STR(dr_error_msg(), want);
+	unlink(conf);
+	rmdir(dot);
+	free(conf);
+	free(dot);
+
 	char *nope = testdir_path(dir, "nope");
 	CHECK_INT(dr_store_default_dir(nope, &out), DR_EINVAL);
 	snprintf(want, sizeof(want), "plan directory %s: No such file or directory", nope);
