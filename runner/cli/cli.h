@@ -119,6 +119,9 @@ int dr_cli_azure_credentials_check(const char *cmdname);
  */
 int dr_cli_azure_options(const char *cmdname, const dr_plan *p, json_t **out);
 
+/* Plan p runs on Azure (target.provider: azure); else on the simulator. */
+bool dr_cli_plan_on_azure(const dr_plan *p);
+
 /* How a job is run from the command line (cmd-run.c). */
 struct dr_cli_run {
 	const char *state;        /* --state SPEC or NULL */
@@ -151,6 +154,12 @@ int dr_cli_sim_options(const char *cmdname, dr_store *s, json_t **out);
  * compiles the same graph again: {"plan_path", "cli": {...}}.
  */
 json_t *dr_cli_run_header(const char *file, const struct dr_cli_run *ro);
+
+/*
+ * A measured duration for people: "1h02m03s", "4m05s", "7.2s" (tenths
+ * below a minute); negative values (clock steps) show as 0.0s.
+ */
+void dr_cli_fmt_ms(int64_t ms, char *buf, size_t n);
 
 /* `drplan schedule run ...` (cmd-schedule-run.c); argv[0] is "run". */
 int dr_cli_schedule_run(const struct dr_cmd *cmd, int argc, char **argv);

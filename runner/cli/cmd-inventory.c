@@ -66,7 +66,7 @@ static int export_run(const struct dr_cmd *cmd, const char *file, const char *ou
 		exit_code = rc == DR_EIO ? DR_EXIT_IO : DR_EXIT_INVALID;
 		goto out;
 	}
-	if (!p->provider.v || strcmp(p->provider.v, "azure")) {
+	if (!dr_cli_plan_on_azure(p)) {
 		fprintf(stderr, "drplan: error: %s: target.provider is '%s'; inventory "
 			"export reads a live vault (target.provider: azure)\n", file,
 			p->provider.v ? p->provider.v : "sim");

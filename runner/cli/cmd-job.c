@@ -73,22 +73,6 @@ static void fmt_time(int64_t ms, bool date, char *buf, size_t n)
 	strftime(buf, n, date ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S", &tm);
 }
 
-static void fmt_dur(int64_t ms, char *buf, size_t n)
-{
-	int64_t s;
-
-	if (ms < 0)
-		ms = 0;
-	s = ms / 1000;
-	if (s >= 3600)
-		snprintf(buf, n, "%lldh%02lldm%02llds", (long long)(s / 3600),
-			 (long long)(s / 60 % 60), (long long)(s % 60));
-	else if (s >= 60)
-		snprintf(buf, n, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
-	else
-		snprintf(buf, n, "%lld.%llds", (long long)s, (long long)(ms % 1000 / 100));
-}
-
 static const char *sget(const json_t *o, const char *k)
 {
 	const char *v = json_string_value(json_object_get(o, k));
@@ -193,8 +177,9 @@ static int job_list(const struct dr_cmd *cmd, const struct sub *sub, struct job_
 				snprintf(started, sizeof(started), "%.10s %.8s", t, t + 11);
 			}
 			if (json_object_get(r, "duration_ms"))
-				fmt_dur(json_integer_value(json_object_get(r, "duration_ms")),
-					dur, sizeof(dur));
+				dr_cli_fmt_ms(json_integer_value(json_object_get(r,
+								"duration_ms")),
+					      dur, sizeof(dur));
 			printf("%-40s %-12s %-10s %-10s %-20s %s\n", sget(r, "job"),
 			       sget(r, "plan"), sget(r, "operation"), sget(r, "status"),
 			       started, dur);
@@ -255,17 +240,17 @@ static int job_show(const struct dr_cmd *cmd, const struct sub *sub, struct job_
 	       strlen(sget(hdr, "time")) >= 19 ? sget(hdr, "time") + 11 : "",
 	       sget(doc, "by"));
 	if ((v = json_object_get(doc, "duration_ms"))) {
-		fmt_dur(json_integer_value(v), a, sizeof(a));
+		dr_cli_fmt_ms(json_integer_value(v), a, sizeof(a));
 		printf("duration   %s (provider time)\n", a);
 	}
 	if ((v = json_object_get(doc, "rto_ms")) && json_integer_value(v) > 0) {
-		fmt_dur(json_integer_value(v), a, sizeof(a));
+		dr_cli_fmt_ms(json_integer_value(v), a, sizeof(a));
 		printf("RTO        %s\n", a);
 	}
 	if (json_object_size(json_object_get(doc, "rpo"))) {
 		printf("RPO       ");
 		json_object_foreach(json_object_get(doc, "rpo"), k, v) {
-			fmt_dur(json_integer_value(v) * 1000, a, sizeof(a));
+			dr_cli_fmt_ms(json_integer_value(v) * 1000, a, sizeof(a));
 			printf(" %s %s", k, a);
 		}
 		printf("\n");
@@ -294,7 +279,7 @@ static int job_show(const struct dr_cmd *cmd, const struct sub *sub, struct job_
 		fmt_time(s0, false, a, sizeof(a));
 		fmt_time(s1, false, b, sizeof(b));
 		if (s0 && s1)
-			fmt_dur(s1 - s0, c, sizeof(c));
+			dr_cli_fmt_ms(s1 - s0, c, sizeof(c));
 		else
 			strcpy(c, "-");
 		printf("%-44s %-10s %3lld  %-8s  %-8s  %s\n", k, sget(st, "state"),

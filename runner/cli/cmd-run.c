@@ -188,7 +188,7 @@ json_t *dr_cli_run_header(const char *file, const struct dr_cli_run *ro)
 			 "cli", cli);
 }
 
-static void fmt_ms(int64_t ms, char *buf, size_t n)
+void dr_cli_fmt_ms(int64_t ms, char *buf, size_t n)
 {
 	int64_t s;
 
@@ -249,17 +249,17 @@ static int summary(dr_store *s, const char *id, bool sim, bool json)
 	}
 	printf("\njob %s: %s\n", id, status);
 	if ((v = json_object_get(doc, "duration_ms"))) {
-		fmt_ms(json_integer_value(v), d, sizeof(d));
+		dr_cli_fmt_ms(json_integer_value(v), d, sizeof(d));
 		printf("  duration     %s%s\n", d, sim ? " (simulator time)" : "");
 	}
 	if ((v = json_object_get(doc, "rto_ms")) && json_integer_value(v) > 0) {
-		fmt_ms(json_integer_value(v), r, sizeof(r));
+		dr_cli_fmt_ms(json_integer_value(v), r, sizeof(r));
 		printf("  measured RTO %s\n", r);
 	}
 	if (json_object_size(json_object_get(doc, "rpo"))) {
 		printf("  RPO         ");
 		json_object_foreach(json_object_get(doc, "rpo"), k, v) {
-			fmt_ms(json_integer_value(v) * 1000, r, sizeof(r));
+			dr_cli_fmt_ms(json_integer_value(v) * 1000, r, sizeof(r));
 			printf(" %s %s", k, r);
 		}
 		printf("\n");
@@ -371,6 +371,11 @@ int dr_cli_azure_credentials_check(const char *cmdname)
 	return DR_EXIT_IO;
 }
 
+bool dr_cli_plan_on_azure(const dr_plan *p)
+{
+	return p->provider.v && !strcmp(p->provider.v, "azure");
+}
+
 int dr_cli_azure_options(const char *cmdname, const dr_plan *p, json_t **out)
 {
 	const char *env = getenv("DRPLAN_AZURE_OPTIONS");
@@ -435,7 +440,7 @@ int dr_cli_exec(const struct dr_cmd *cmd, const char *operation, const char *fil
 				cmd->name, file);
 		goto out;
 	}
-	azure = p->provider.v && !strcmp(p->provider.v, "azure");
+	azure = dr_cli_plan_on_azure(p);
 	if (p->provider.v && strcmp(p->provider.v, "sim") && !azure) {
 		fprintf(stderr, "drplan %s: error: %s: unknown provider '%s' (sim or azure)\n",
 			cmd->name, file, p->provider.v);

@@ -60,12 +60,6 @@ static char *first_error(const dr_diags *d)
 	return NULL;
 }
 
-/* The plan runs on Azure (else on the simulator; validate allows no other). */
-static bool plan_is_azure(const dr_plan *p)
-{
-	return p->provider.v && !strcmp(p->provider.v, "azure");
-}
-
 static int run_load(void *ctx, const char *path, dr_sched_plan_info *pi)
 {
 	dr_arena *a = dr_arena_new();
@@ -80,7 +74,7 @@ static int run_load(void *ctx, const char *path, dr_sched_plan_info *pi)
 		if (!pi->error)
 			pi->error = dr_xstrdup(st == DR_EXIT_IO ? "the file cannot be read"
 					       : "the plan has errors (see drplan validate)");
-	} else if (plan_is_azure(p) && dr_cli_azure_credentials_check("schedule run")) {
+	} else if (dr_cli_plan_on_azure(p) && dr_cli_azure_credentials_check("schedule run")) {
 		/* Said on stderr already; never a silent fall-through to IMDS. */
 		pi->name = dr_xstrdup(p->name.v);
 		pi->error = dr_xstrdup("target.provider is azure, but the environment has no "
@@ -159,7 +153,7 @@ static int begin(struct srun *sr, const char *path, const char *plan, const char
 		rc = dr_error_set(DR_EINVAL, "cannot compile %s: %s", path, dr_error_msg());
 		goto fail;
 	}
-	azure = plan_is_azure(r->p);
+	azure = dr_cli_plan_on_azure(r->p);
 	if (azure ? dr_cli_azure_options("schedule run", r->p, &r->popts) != 0
 		  : dr_cli_sim_options("schedule run", sr->store, &r->popts) != 0) {
 		rc = dr_error_set(azure ? DR_EINVAL : DR_EIO, "the %s provider's options "
