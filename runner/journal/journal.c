@@ -423,6 +423,13 @@ fail:
 	return rc;
 }
 
+/* After a failed append the end of the journal is unknown: say so. */
+static int refuse_poisoned(const dr_journal *j)
+{
+	return dr_error_set(DR_EIO, "journal %s: an earlier append failed; reopen "
+			    "the journal to continue", j->key);
+}
+
 int dr_journal_append(dr_journal *j, const char *type, json_t *fields,
 		      uint64_t *seq_out)
 {
@@ -430,8 +437,7 @@ int dr_journal_append(dr_journal *j, const char *type, json_t *fields,
 	int rc;
 
 	if (j->poisoned)
-		return dr_error_set(DR_EIO, "journal %s: an earlier append failed; reopen "
-				    "the journal to continue", j->key);
+		return refuse_poisoned(j);
 	rc = build_record(j->last_seq + 1, type, fields, &rec);
 	if (rc)
 		return rc;
@@ -462,35 +468,32 @@ int dr_journal_append_lazy(dr_journal *j, const char *type, json_t *fields,
 	int rc;
 
 	if (j->poisoned)
-		return dr_error_set(DR_EIO, "journal %s: an earlier append failed; reopen "
-				    "the journal to continue", j->key);
+		return refuse_poisoned(j);
 	rc = build_record(j->last_seq + 1, type, fields, &rec);
 	if (rc)
 		return rc;
-	{
-		dr_strbuf line = DR_STRBUF_INIT;
+	dr_strbuf line = DR_STRBUF_INIT;
 
-		rc = format_line(j, rec, j->last_seq + 1, &line);
-		if (!rc) {
-			dr_strbuf_add(&j->pend, line.buf, line.len);
-			j->npend++;
-			j->last_seq++;
-			if (seq_out)
-				*seq_out = j->last_seq;
-			if (j->pend.len > PEND_MAX)
-				rc = write_out(j, NULL);
-		}
-		dr_strbuf_release(&line);
-	}
+	rc = format_line(j, rec, j->last_seq + 1, &line);
 	json_decref(rec);
+	if (!rc)
+		dr_strbuf_add(&j->pend, line.buf, line.len);
+	dr_strbuf_release(&line);
+	if (rc)
+		return rc;
+	j->npend++;
+	j->last_seq++;
+	if (seq_out)
+		*seq_out = j->last_seq;
+	if (j->pend.len > PEND_MAX)
+		rc = write_out(j, NULL);
 	return rc;
 }
 
 int dr_journal_flush(dr_journal *j)
 {
 	if (j->poisoned)
-		return dr_error_set(DR_EIO, "journal %s: an earlier append failed; reopen "
-				    "the journal to continue", j->key);
+		return refuse_poisoned(j);
 	return write_out(j, NULL);
 }
 
