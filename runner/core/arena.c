@@ -214,6 +214,34 @@ char *dr_arena_printf(dr_arena *a, const char *fmt, ...)
 	return p;
 }
 
+/* Put list (a chain of blocks) behind the block *head allocates from. */
+static void splice(struct block **head, struct block *list)
+{
+	struct block *tail;
+
+	if (!list)
+		return;
+	for (tail = list; tail->next; tail = tail->next)
+		;
+	if (*head) {
+		tail->next = (*head)->next;
+		(*head)->next = list;
+	} else {
+		*head = list;
+	}
+}
+
+void dr_arena_adopt(dr_arena *a, dr_arena *from)
+{
+	if (!from)
+		return;
+	splice(&a->head, from->head);
+	splice(&a->strs, from->strs);
+	a->used += from->used;
+	a->reserved += from->reserved;
+	free(from);
+}
+
 size_t dr_arena_used(const dr_arena *a)
 {
 	return a->used;

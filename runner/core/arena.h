@@ -23,6 +23,12 @@ char *dr_arena_strndup(dr_arena *a, const char *s, size_t n);
 char *dr_arena_printf(dr_arena *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * Move everything allocated from "from" into a and free "from": what was
+ * built in an arena of its own (on another thread) lives as long as a.
+ */
+void dr_arena_adopt(dr_arena *a, dr_arena *from);
+
 /* Bytes handed out and bytes reserved from the system, for benchmarks. */
 size_t dr_arena_used(const dr_arena *a);
 size_t dr_arena_reserved(const dr_arena *a);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
@@ -86,8 +87,17 @@ struct loader {
 	unsigned long long events;
 	unsigned long long nodes;
 	unsigned long long copied;
+	unsigned long long aliases;
 	dr_ynode *root;
 	int docs;
+
+	/* For a half of a text split in two (parse_split): */
+	size_t line_off;     /* lines of the text before this half's input */
+	dr_ynode *first_seq; /* the first and last sequences at the top, */
+	dr_ynode *last_seq;  /* values of the root mapping, */
+	int first_seq_plain; /* ...whether each is block style without */
+	int last_seq_plain;  /* a tag or an anchor */
+	int root_merge;      /* the root mapping had a merge key */
 };
 
 /* ---- positions ---- */
@@ -117,7 +127,9 @@ static void mark_to_pos(struct loader *L, const yaml_mark_t *m, int *line,
 	size_t k;
 
 	if (L->ascii) {
-		*line = m->line + 1 > INT_MAX ? INT_MAX : (int)m->line + 1;
+		size_t l = m->line + 1 + L->line_off;
+
+		*line = l > INT_MAX ? INT_MAX : (int)l;
 		*col = m->column + 1 > INT_MAX ? INT_MAX : (int)m->column + 1;
 		return;
 	}
@@ -884,6 +896,18 @@ static int start_collection(struct loader *L, const yaml_event_t *ev)
 		return -1;
 	}
 	check_collection_tag(L, n, (const char *)tag);
+	if (!map && L->nframes == 1) {
+		int plain = !tag && !anchor &&
+			    ev->data.sequence_start.style ==
+				    YAML_BLOCK_SEQUENCE_STYLE;
+
+		if (!L->first_seq) {
+			L->first_seq = n;
+			L->first_seq_plain = plain;
+		}
+		L->last_seq = n;
+		L->last_seq_plain = plain;
+	}
 	DR_ALLOC_GROW(L->frames, L->nframes + 1, L->framealloc);
 	f = &L->frames[L->nframes++];
 	f->node = n;
@@ -901,8 +925,11 @@ static void end_collection(struct loader *L)
 {
 	struct frame *f = &L->frames[L->nframes - 1];
 
-	if (f->node->kind == DR_YNODE_MAP)
+	if (f->node->kind == DR_YNODE_MAP) {
+		if (L->nframes == 1 && f->merge_key)
+			L->root_merge = 1;
 		finish_map(L, f);
+	}
 	else
 		finish_seq(L, f);
 	L->nkids = f->base;
@@ -1044,6 +1071,7 @@ static int alias(struct loader *L, const yaml_event_t *ev)
 	dr_ynode *n;
 	int line, col;
 
+	L->aliases++;
 	mark_to_pos(L, &m, &line, &col);
 	if (!an || !an->name || !an->complete) {
 		if (an && an->name)
@@ -1441,6 +1469,390 @@ static int parse_piped(struct loader *L, yaml_parser_t *p)
 	return rc > 0;
 }
 
+static void loader_release(struct loader *L)
+{
+	free(L->frames);
+	free(L->kids);
+	free(L->anchors);
+	free(L->ks.slot);
+	free(L->keystr);
+	free(L->ok);
+	free(L->ov);
+}
+
+/*
+ * ---- a large text in two halves ----
+ *
+ * A big plan is mostly one long block sequence under a key at the top
+ * ("machines:"). From DR_YAML_PIPE_MIN bytes the text is cut at an item of
+ * that sequence near the middle, and two threads each parse and build one
+ * half with a libyaml parser and a loader of their own: the first half is
+ * the text before the cut, the second is "KEY:\n" followed by the text from
+ * the cut. The two trees are joined into the tree one parse builds: the
+ * items of the second half's sequence are appended to the first half's,
+ * and the second half's other keys to the root. Both halves' arenas become
+ * the caller's.
+ *
+ * Why the join is exact. The cut is at a line that has k spaces and then a
+ * "- " item indicator, where k is the indentation of the sequence's first
+ * item, and no line between the key and the cut is less indented (or a
+ * second key at the top). If the first half parses without any diagnostic,
+ * it did not end inside a quoted scalar or a flow collection (libyaml
+ * reports an unterminated one at the end of the input); its root is a
+ * mapping whose last entry is KEY with a block sequence at column k + 1, so
+ * at the cut one parse is in that sequence after a complete item: deeper
+ * nodes end at a less indented line, plain and block scalars included.
+ * From there one parse and the second half see the same text in the same
+ * state (a root mapping, in KEY's block sequence at indentation k, at a
+ * line start), so they produce the same events. The first half ends with
+ * the k spaces of the cut line, so that its end is where one parse finds
+ * the next token, the "-". Lines of the second half are offset by the
+ * lines before the cut; columns are unchanged.
+ *
+ * What one parse would see differently is refused: any diagnostic in either
+ * half (errors, warnings, a second document), an alias (its anchor may be
+ * in the other half, and the alias budget counts events of the whole text),
+ * a merge key in the root mapping, a key at the top in both halves, a tag or
+ * an anchor on the sequence, or too many nodes together. Then the halves are
+ * thrown away and the text is loaded in one pass, which reports exactly
+ * what it finds. Costs nothing but a scan when a text has no such shape.
+ */
+static size_t split_min_bytes = DR_YAML_PIPE_MIN;
+static unsigned long split_count;
+
+size_t dr_yaml_set_split_min(size_t bytes)
+{
+	size_t old = split_min_bytes;
+
+	split_min_bytes = bytes;
+	return old;
+}
+
+unsigned long dr_yaml_split_count(void)
+{
+	return __atomic_load_n(&split_count, __ATOMIC_RELAXED);
+}
+
+#define SPLIT_KEY_MAX 128
+
+struct cut {
+	size_t at;     /* offset of the item line that starts the second half */
+	size_t indent; /* k: spaces before the items' "-" */
+	size_t lines;  /* line breaks before at */
+	char key[SPLIT_KEY_MAX + 3]; /* "KEY:\n" */
+	size_t keylen;               /* bytes of key[] */
+};
+
+/* Whether t[i] starts a block sequence item: "-" then a blank or the end. */
+static int item_at(const char *t, size_t i, size_t len)
+{
+	return i < len && t[i] == '-' &&
+	       (i + 1 == len || t[i + 1] == ' ' || t[i + 1] == '\n' ||
+		t[i + 1] == '\r');
+}
+
+/* Whether the line whose first non-space byte is t[i] is empty or a comment. */
+static int empty_at(const char *t, size_t i, size_t len)
+{
+	return i == len || t[i] == '\n' || t[i] == '\r' || t[i] == '#';
+}
+
+static size_t spaces(const char *t, size_t i, size_t len)
+{
+	size_t j = i;
+
+	while (j < len && t[j] == ' ')
+		j++;
+	return j - i;
+}
+
+static size_t next_line(const char *t, size_t i, size_t len)
+{
+	const char *nl = memchr(t + i, '\n', len - i);
+
+	return nl ? (size_t)(nl - t) + 1 : len;
+}
+
+/*
+ * A plain key at the start of a line: [A-Za-z0-9_][A-Za-z0-9_.-]*, ":",
+ * and nothing after it but blanks and a comment. Its length, or 0.
+ */
+static size_t key_line(const char *t, size_t i, size_t len)
+{
+	size_t j = i, n;
+
+	while (j < len && j - i <= SPLIT_KEY_MAX &&
+	       ((t[j] >= 'a' && t[j] <= 'z') || (t[j] >= 'A' && t[j] <= 'Z') ||
+		(t[j] >= '0' && t[j] <= '9') || t[j] == '_' ||
+		(j > i && (t[j] == '-' || t[j] == '.'))))
+		j++;
+	n = j - i;
+	if (!n || n > SPLIT_KEY_MAX || j >= len || t[j] != ':')
+		return 0;
+	j++;
+	if (j < len && (t[j] == ' ' || t[j] == '\t')) {
+		while (j < len && (t[j] == ' ' || t[j] == '\t'))
+			j++;
+		if (j < len && t[j] == '#')
+			return n;
+	}
+	if (j < len && t[j] == '\r' && j + 1 < len)
+		j++;
+	return j == len || t[j] == '\n' ? n : 0;
+}
+
+/* Where to cut the text, or 0 when it has no long sequence at the top. */
+static int find_cut(const struct loader *L, struct cut *c)
+{
+	const char *t = L->text;
+	size_t len = L->len, start = L->bom, ls, key = (size_t)-1, i, n, k;
+	int dash0 = 0;
+
+	/* Back from the middle to the nearest key at column 1. */
+	ls = start + (len - start) / 2;
+	while (ls > start && t[ls - 1] != '\n')
+		ls--;
+	for (i = ls;;) {
+		if (i < len && t[i] != ' ' && !empty_at(t, i, len)) {
+			if (!item_at(t, i, len)) {
+				key = i;
+				break;
+			}
+			dash0 = 1;
+		}
+		if (i == start)
+			return 0;
+		for (i--; i > start && t[i - 1] != '\n'; i--)
+			;
+	}
+	if (!(n = key_line(t, key, len)))
+		return 0;
+	/* The first item gives the indentation of the sequence. */
+	for (i = next_line(t, key, len); i < len; i = next_line(t, i, len)) {
+		k = spaces(t, i, len);
+		if (!empty_at(t, i + k, len))
+			break;
+	}
+	if (i >= len || !item_at(t, i + k, len) || (dash0 && k))
+		return 0;
+	/* Forward from the middle (past the first item) to an item. */
+	for (i = next_line(t, ls > i ? ls : i, len); i < len;
+	     i = next_line(t, i, len)) {
+		size_t j = spaces(t, i, len);
+
+		if (empty_at(t, i + j, len) || j > k)
+			continue;
+		if (j < k || !item_at(t, i + j, len))
+			return 0; /* the sequence ends before an item is found */
+		break;
+	}
+	if (i >= len)
+		return 0;
+	c->at = i;
+	c->indent = k;
+	c->lines = 0;
+	for (k = 0; k < i; k++)
+		c->lines += t[k] == '\n';
+	memcpy(c->key, t + key, n);
+	c->key[n] = ':';
+	c->key[n + 1] = '\n';
+	c->key[n + 2] = '\0';
+	c->keylen = n + 2;
+	return 1;
+}
+
+/* The second half's input: the key line, then the text from the cut. */
+struct half_input {
+	const char *head, *rest;
+	size_t nhead, nrest, off;
+};
+
+static int read_half(void *data, unsigned char *buf, size_t size,
+		     size_t *got)
+{
+	struct half_input *in = data;
+	size_t n = 0, m;
+
+	if (in->off < in->nhead) {
+		m = in->nhead - in->off < size ? in->nhead - in->off : size;
+		memcpy(buf, in->head + in->off, m);
+		in->off += m;
+		n = m;
+	}
+	if (n < size && in->off >= in->nhead) {
+		size_t r = in->off - in->nhead;
+
+		m = in->nrest - r < size - n ? in->nrest - r : size - n;
+		memcpy(buf + n, in->rest + r, m);
+		in->off += m;
+		n += m;
+	}
+	*got = n;
+	return 1;
+}
+
+struct half {
+	struct loader L;
+	yaml_parser_t p;
+	struct half_input in;
+	int done;
+};
+
+static void *half_run(void *arg)
+{
+	struct half *h = arg;
+
+	h->done = parse_inline(&h->L, &h->p);
+	return NULL;
+}
+
+static int half_init(struct half *h, const struct loader *L)
+{
+	memset(h, 0, sizeof(*h));
+	if (!yaml_parser_initialize(&h->p))
+		return -1;
+	h->L.a = dr_arena_new();
+	h->L.diags = dr_diags_new();
+	h->L.file = L->file;
+	h->L.ascii = L->ascii;
+	return 0;
+}
+
+static void half_release(struct half *h)
+{
+	yaml_parser_delete(&h->p);
+	loader_release(&h->L);
+	dr_diags_free(h->L.diags);
+	dr_arena_free(h->L.a);
+}
+
+static int half_clean(const struct half *h)
+{
+	const struct loader *H = &h->L;
+
+	return h->done && H->root && H->root->kind == DR_YNODE_MAP &&
+	       H->root->n && !H->errors && !H->fatal && !H->aliases &&
+	       !H->root_merge && H->docs == 1 && !dr_diags_len(H->diags);
+}
+
+/* Join the halves into one tree (see above); 0, or -1 if they do not fit. */
+static int join_halves(struct loader *L, struct half *h1, struct half *h2,
+		       const struct cut *c)
+{
+	dr_ynode *r1 = h1->L.root, *r2 = h2->L.root, *v1, *v2;
+	size_t n, i, j, keylen = c->keylen - 2;
+
+	if (!half_clean(h1) || !half_clean(h2))
+		return -1;
+	v1 = r1->items[r1->n - 1];
+	v2 = r2->items[0];
+	if (v1 != h1->L.last_seq || !h1->L.last_seq_plain ||
+	    v2 != h2->L.first_seq || !h2->L.first_seq_plain ||
+	    r1->keys[r1->n - 1]->len != keylen ||
+	    memcmp(r1->keys[r1->n - 1]->str, c->key, keylen) ||
+	    r2->keys[0]->len != keylen ||
+	    memcmp(r2->keys[0]->str, c->key, keylen) ||
+	    v1->col != (int)c->indent + 1 || v2->col != (int)c->indent + 1 ||
+	    v2->line != (int)c->lines + 1 || !v1->n || !v2->n)
+		return -1;
+	/* A key at the top in both halves is a duplicate for one parse. */
+	for (j = 1; j < r2->n; j++) {
+		for (i = 0; i < r1->n; i++) {
+			if (!strcmp(r1->keys[i]->str, r2->keys[j]->str))
+				return -1;
+		}
+	}
+	if (h1->L.nodes + h2->L.nodes - 3 > DR_YAML_MAX_NODES)
+		return -1;
+
+	n = v1->n + v2->n;
+	{
+		dr_ynode **items = dr_arena_alloc(L->a, n * sizeof(*items));
+
+		memcpy(items, v1->items, v1->n * sizeof(*items));
+		memcpy(items + v1->n, v2->items, v2->n * sizeof(*items));
+		for (i = v1->n; i < n; i++)
+			set_child(v1, NULL, items[i], i);
+		v1->items = items;
+		v1->n = (uint32_t)n;
+	}
+	n = r1->n + r2->n - 1;
+	{
+		dr_ynode **keys = dr_arena_alloc(L->a, n * sizeof(*keys));
+		dr_ynode **items = dr_arena_alloc(L->a, n * sizeof(*items));
+
+		memcpy(keys, r1->keys, r1->n * sizeof(*keys));
+		memcpy(items, r1->items, r1->n * sizeof(*items));
+		for (i = r1->n, j = 1; j < r2->n; i++, j++) {
+			keys[i] = r2->keys[j];
+			items[i] = r2->items[j];
+			set_child(r1, keys[i], items[i], i);
+		}
+		r1->keys = keys;
+		r1->items = items;
+		r1->n = (uint32_t)n;
+	}
+	L->root = r1;
+	L->nodes = h1->L.nodes + h2->L.nodes - 3;
+	L->docs = 1;
+	dr_arena_adopt(L->a, h1->L.a);
+	dr_arena_adopt(L->a, h2->L.a);
+	h1->L.a = h2->L.a = NULL;
+	return 0;
+}
+
+/* 1 when the text was loaded in two halves, -1 to load it in one pass. */
+static int parse_split(struct loader *L)
+{
+	struct half h1, h2;
+	struct cut c;
+	pthread_t th;
+	int threaded, rc;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2 && split_min_bytes)
+		return -1;
+	if (!find_cut(L, &c))
+		return -1;
+	if (half_init(&h1, L) < 0)
+		return -1;
+	if (half_init(&h2, L) < 0) {
+		half_release(&h1);
+		return -1;
+	}
+	/* First half: the text before the cut and the cut line's spaces. */
+	h1.L.text = L->text;
+	h1.L.len = c.at + c.indent;
+	h1.L.bom = L->bom;
+	h1.L.cur_bi = h1.L.cur_ls = L->bom;
+	yaml_parser_set_input_string(&h1.p, (const unsigned char *)h1.L.text,
+				     h1.L.len);
+	/* Second half: "KEY:\n" and the rest, lines counted from the cut. */
+	h2.L.text = L->text + c.at;
+	h2.L.len = L->len - c.at;
+	h2.L.line_off = c.lines - 1;
+	h2.L.cur_ci = c.keylen;
+	h2.L.cur_line = c.lines;
+	h2.in.head = c.key;
+	h2.in.nhead = c.keylen;
+	h2.in.rest = h2.L.text;
+	h2.in.nrest = h2.L.len;
+	yaml_parser_set_input(&h2.p, read_half, &h2.in);
+
+	threaded = !pthread_create(&th, NULL, half_run, &h2);
+	half_run(&h1);
+	if (threaded)
+		pthread_join(th, NULL);
+	else
+		half_run(&h2);
+	rc = join_halves(L, &h1, &h2, &c);
+	half_release(&h1);
+	half_release(&h2);
+	if (rc < 0)
+		return -1;
+	__atomic_fetch_add(&split_count, 1, __ATOMIC_RELAXED);
+	return 1;
+}
+
 int dr_yaml_load(dr_arena *a, const char *file, const char *text, size_t len,
 		 dr_diags *diags, dr_ynode **out)
 {
@@ -1457,6 +1869,10 @@ int dr_yaml_load(dr_arena *a, const char *file, const char *text, size_t len,
 	L.len = text ? len : 0;
 	if (precheck(&L) < 0)
 		return DR_EINVAL;
+	if (L.len >= split_min_bytes && parse_split(&L) > 0) {
+		*out = L.root;
+		return 0;
+	}
 	if (!yaml_parser_initialize(&p)) {
 		return dr_error_set(DR_ENOMEM, "cannot initialise libyaml");
 	}
@@ -1466,13 +1882,7 @@ int dr_yaml_load(dr_arena *a, const char *file, const char *text, size_t len,
 	if (done < 0)
 		done = parse_inline(&L, &p);
 	yaml_parser_delete(&p);
-	free(L.frames);
-	free(L.kids);
-	free(L.anchors);
-	free(L.ks.slot);
-	free(L.keystr);
-	free(L.ok);
-	free(L.ov);
+	loader_release(&L);
 	if (done && !L.root) {
 		/* An empty stream is an empty document: null. */
 		yaml_mark_t m = { 0, 0, 0 };

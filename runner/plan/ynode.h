@@ -123,6 +123,18 @@ int dr_yaml_load(dr_arena *a, const char *file, const char *text, size_t len,
 #define DR_YAML_PIPE_MIN (512u * 1024u)
 size_t dr_yaml_set_pipe_min(size_t bytes);
 
+/*
+ * A text of at least DR_YAML_PIPE_MIN bytes that is mostly one block
+ * sequence under a key at the top (a plan's machines) is cut in two at an
+ * item of it, and the halves are parsed and built on two threads, then
+ * joined: the same tree as one parse. Whenever one parse could differ
+ * (any diagnostic, aliases, ...) the text is loaded in one pass instead.
+ * For tests: set the threshold (0: try every text, also on one core) and
+ * count the loads that were split; not thread-safe.
+ */
+size_t dr_yaml_set_split_min(size_t bytes);
+unsigned long dr_yaml_split_count(void);
+
 /* The value for key in a mapping, or NULL (also when map is not a map). */
 const dr_ynode *dr_ynode_get(const dr_ynode *map, const char *key);
 /* The key node for key in a mapping, or NULL. */

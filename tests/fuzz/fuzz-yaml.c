@@ -42,6 +42,88 @@ static void check_paths(dr_arena *a, const dr_ynode *root, const dr_ynode *n,
 	}
 }
 
+/* Everything a load leaves, for comparing two loads of the same text. */
+static void dump(dr_strbuf *sb, const dr_ynode *n)
+{
+	size_t i;
+
+	dr_strbuf_addf(sb, "%d:%d:%u:%d:%d:", n->line, n->col, n->index,
+		       (int)n->kind, (int)n->type);
+	if (n->key)
+		dr_strbuf_addf(sb, "k=%s:", n->key);
+	if (n->kind == DR_YNODE_SCALAR) {
+		dr_strbuf_addf(sb, "%u'", n->len);
+		dr_strbuf_add(sb, n->str, n->len);
+		if (n->type == DR_YSCALAR_BOOL)
+			dr_strbuf_addf(sb, "'=%d\n", n->boolean);
+		else if (n->type == DR_YSCALAR_INT)
+			dr_strbuf_addf(sb, "'=%lld\n", n->integer);
+		else if (n->type == DR_YSCALAR_FLOAT)
+			dr_strbuf_addf(sb, "'=%a\n", n->real);
+		else
+			dr_strbuf_addstr(sb, "'\n");
+		return;
+	}
+	dr_strbuf_addf(sb, "%u{\n", n->n);
+	for (i = 0; i < n->n; i++) {
+		if (n->items[i]->parent != n ||
+		    (n->kind == DR_YNODE_MAP && n->keys[i]->parent != n))
+			dr_strbuf_addstr(sb, "BAD PARENT\n");
+		if (n->kind == DR_YNODE_MAP)
+			dump(sb, n->keys[i]);
+		dump(sb, n->items[i]);
+	}
+	dr_strbuf_addstr(sb, "}\n");
+}
+
+static char *load_dump(const uint8_t *data, size_t size)
+{
+	dr_arena *a = dr_arena_new();
+	dr_diags *d = dr_diags_new();
+	dr_strbuf sb = DR_STRBUF_INIT;
+	dr_ynode *root = NULL;
+	size_t i;
+
+	dr_strbuf_addf(&sb, "rc %d\n",
+		       dr_yaml_load(a, "fuzz.yaml", (const char *)data, size, d,
+				    &root));
+	if (root)
+		dump(&sb, root);
+	for (i = 0; i < dr_diags_len(d); i++) {
+		const dr_diag *g = dr_diags_get(d, i);
+
+		dr_strbuf_addf(&sb, "%d %s %d:%d %s %s %s\n", (int)g->severity,
+			       g->rule, g->line, g->col, g->path ? g->path : "-",
+			       g->message, g->note ? g->note : "-");
+	}
+	dr_diags_free(d);
+	dr_arena_free(a);
+	return dr_strbuf_detach(&sb, NULL);
+}
+
+/*
+ * A large text may be cut in two and loaded on two threads: loading any
+ * text that way (forced with a threshold of 0) must leave exactly what one
+ * pass leaves, tree, positions and diagnostics.
+ */
+static void check_split(const uint8_t *data, size_t size)
+{
+	size_t old_split = dr_yaml_set_split_min((size_t)-1);
+	size_t old_pipe = dr_yaml_set_pipe_min((size_t)-1);
+	char *one = load_dump(data, size), *two;
+
+	dr_yaml_set_split_min(0);
+	two = load_dump(data, size);
+	if (strcmp(one, two)) {
+		fprintf(stderr, "one pass:\n%s\nin two halves:\n%s\n", one, two);
+		abort();
+	}
+	free(one);
+	free(two);
+	dr_yaml_set_split_min(old_split);
+	dr_yaml_set_pipe_min(old_pipe);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	dr_arena *a = dr_arena_new();
@@ -78,6 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dr_strbuf_release(&sb);
 	dr_diags_free(d);
 	dr_arena_free(a);
+	check_split(data, size);
 	return 0;
 }
 

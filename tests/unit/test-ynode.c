@@ -727,13 +727,17 @@ static void dump(dr_strbuf *sb, const dr_ynode *n)
 		dr_strbuf_addstr(sb, "~");
 		return;
 	}
-	dr_strbuf_addf(sb, "%d:%d:", n->line, n->col);
+	dr_strbuf_addf(sb, "%d:%d:%u:%s:", n->line, n->col, n->index,
+		       n->key ? n->key : "-");
 	if (n->kind == DR_YNODE_SCALAR) {
 		dr_strbuf_addf(sb, "%d'%s' ", (int)n->type, n->str);
 		return;
 	}
 	dr_strbuf_addstr(sb, n->kind == DR_YNODE_MAP ? "{" : "[");
 	for (i = 0; i < n->n; i++) {
+		if (n->items[i]->parent != n ||
+		    (n->kind == DR_YNODE_MAP && n->keys[i]->parent != n))
+			dr_strbuf_addstr(sb, "(wrong parent) ");
 		if (n->kind == DR_YNODE_MAP) {
 			dump(sb, n->keys[i]);
 			dr_strbuf_addstr(sb, "= ");
@@ -815,6 +819,102 @@ TEST(piped_same_as_inline)
 	dr_strbuf_release(&t);
 }
 
+/*
+ * A large text may be cut in two at an item of its long sequence and the
+ * halves loaded on two threads (dr_yaml_set_split_min). Where that is
+ * exact it must happen, and leave what one pass leaves; where one pass
+ * could see something else, the text must be loaded in one pass.
+ */
+static void items(dr_strbuf *sb, int n, const char *fmt)
+{
+	int i;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	for (i = 0; i < n; i++)
+		dr_strbuf_addf(sb, fmt, i, i, i);
+#pragma GCC diagnostic pop
+}
+
+TEST(split_same_as_one_pass)
+{
+	static const struct {
+		const char *head, *item, *tail;
+		int split;
+	} cases[] = {
+		/* Cut: a plan's shape, indented or not, with what may come
+		 * right before a cut (an empty value, comments, blank lines,
+		 * an empty item), block and multi-line plain scalars, CRLF,
+		 * non-ASCII text, tags inside items, nested sequences. */
+		{ "apiVersion: drplan/v1\nmachines:\n",
+		  "  - name: vm%d\n    disks:\n      - {sizeGiB: %d}\n"
+		  "    ip: \"10.0.0.%d\"\n",
+		  "groups:\n  - name: g\n", 1 },
+		{ "machines:\n", "- name: vm%d\n  tags: [a, %d, %d]\n",
+		  "drill: {schedule: \"0 2 * * 6\"}\n", 1 },
+		{ "machines:   # all\n",
+		  "  - name: vm%d\n    note:\n\n  # comment %d\n  -\n  - %d\n",
+		  "", 1 },
+		{ "machines:\n", "  - name: vm%d\n    note:\n  # %d %d\n", "",
+		  1 },
+		{ "machines:\n", "  - - %d\n    - %d %d\n    -\n\n", "", 1 },
+		{ "machines:\n",
+		  "  - name: vm%d\n    script: |\n      echo %d\n"
+		  "      - not an item\n    text: one\n      two %d\n",
+		  "end: 1\n", 1 },
+		{ "machines:\r\n", "  - name: vm%d\r\n    n: %d %d\r\n", "", 1 },
+		{ "\xef\xbb\xbfm:\n",
+		  "  - name: caf\xc3\xa9 %d\n    d: \xe2\x80\x94 %d %d\n",
+		  "x: \xc3\xa9\n", 1 },
+		{ "m:\n", "  - name: !!str %d\n    v: !!float %d.%d\n", "", 1 },
+		{ "m:\n", "- - a%d\n  - b%d\n- %d\n", "", 1 },
+		/* One pass: an alias (its anchor in the other half), a key at
+		 * the top in both halves, a quoted or flow value across the
+		 * middle, a syntax error, a second document, warnings, a
+		 * merge key at the top, a tag on the sequence, no key line. */
+		{ "b: &b {x: 1}\nm:\n", "  - {<<: *b, n: %d, o: %d, p: %d}\n",
+		  "", 0 },
+		{ "groups: []\nm:\n", "  - n%d%d%d\n", "groups: [x]\n", 0 },
+		{ "m:\n  - \"a\n", "  - b%d%d%d\n", "  - c\"\n", 0 },
+		{ "m:\n  - [a,\n", "  - b%d%d%d,\n", "  c]\n", 0 },
+		{ "m:\n", "  - n%d%d%d\n", "  - [unclosed\nx: 1\n", 0 },
+		{ "m:\n", "  - n%d%d%d\n", "---\nother: doc\n", 0 },
+		{ "m:\n", "  - !custom n%d%d%d\n", "", 0 },
+		{ "<<: {x: 1}\nm:\n", "  - n%d%d%d\n", "x: 2\n", 0 },
+		{ "m: !!seq\n", "  - n%d%d%d\n", "", 0 },
+		{ "\"m\":\n", "  - n%d%d%d\n", "", 0 },
+		{ "m:\n", "  - {n: %d, n: %d%d}\n", "", 0 },
+	};
+	size_t old_split = dr_yaml_set_split_min((size_t)-1);
+	size_t old_pipe = dr_yaml_set_pipe_min((size_t)-1);
+	dr_strbuf t = DR_STRBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned long before;
+		char *one, *two;
+
+		dr_strbuf_reset(&t);
+		dr_strbuf_addstr(&t, cases[i].head);
+		items(&t, 200, cases[i].item);
+		dr_strbuf_addstr(&t, cases[i].tail);
+		dr_yaml_set_split_min((size_t)-1);
+		one = load_dump(t.buf, t.len);
+		dr_yaml_set_split_min(0);
+		before = dr_yaml_split_count();
+		two = load_dump(t.buf, t.len);
+		if (strcmp(one, two))
+			fprintf(stderr, "case %zu differs\n", i);
+		CHECK_INT(strcmp(one, two), 0);
+		CHECK_INT((int)(dr_yaml_split_count() - before), cases[i].split);
+		free(one);
+		free(two);
+	}
+	dr_yaml_set_split_min(old_split);
+	dr_yaml_set_pipe_min(old_pipe);
+	dr_strbuf_release(&t);
+}
+
 static void run_all(void)
 {
 	RUN(positions_block);
@@ -849,7 +949,12 @@ int main(void)
 	old = dr_yaml_set_pipe_min(0);
 	run_all();
 	dr_yaml_set_pipe_min(old);
+	/* Again with every text tried in two halves. */
+	old = dr_yaml_set_split_min(0);
+	run_all();
+	dr_yaml_set_split_min(old);
 	RUN(piped_same_as_inline);
+	RUN(split_same_as_one_pass);
 	dr_diags_free(diags);
 	dr_arena_free(arena);
 	return test_summary();
