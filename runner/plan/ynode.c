@@ -98,6 +98,7 @@ struct loader {
 	int first_seq_plain; /* ...whether each is block style without */
 	int last_seq_plain;  /* a tag or an anchor */
 	int root_merge;      /* the root mapping had a merge key */
+	int *give_up;        /* shared by both halves: one pass will do */
 };
 
 /* ---- positions ---- */
@@ -1287,6 +1288,18 @@ static int take_event(struct loader *L, const yaml_event_t *ev)
 	int end = ev->type == YAML_STREAM_END_EVENT;
 
 	L->events++;
+	if (L->give_up) {
+		/* A half stops at the first thing that sends the text to one
+		 * pass, and makes the other half stop too. */
+		if (__atomic_load_n(L->give_up, __ATOMIC_RELAXED))
+			return -1;
+		if (handle(L, ev) < 0 || L->aliases ||
+		    dr_diags_len(L->diags) || L->nodes > DR_YAML_MAX_NODES) {
+			__atomic_store_n(L->give_up, 1, __ATOMIC_RELAXED);
+			return -1;
+		}
+		return end;
+	}
 	if (handle(L, ev) < 0)
 		return -1;
 	if (L->nodes > DR_YAML_MAX_NODES) {
@@ -1703,12 +1716,15 @@ static void *half_run(void *arg)
 	struct half *h = arg;
 
 	h->done = parse_inline(&h->L, &h->p);
+	if (!h->done)
+		__atomic_store_n(h->L.give_up, 1, __ATOMIC_RELAXED);
 	return NULL;
 }
 
-static int half_init(struct half *h, const struct loader *L)
+static int half_init(struct half *h, const struct loader *L, int *give_up)
 {
 	memset(h, 0, sizeof(*h));
+	h->L.give_up = give_up;
 	if (!yaml_parser_initialize(&h->p))
 		return -1;
 	h->L.a = dr_arena_new();
@@ -1807,15 +1823,15 @@ static int parse_split(struct loader *L)
 	struct half h1, h2;
 	struct cut c;
 	pthread_t th;
-	int threaded, rc;
+	int threaded, rc, give_up = 0;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2 && split_min_bytes)
 		return -1;
 	if (!find_cut(L, &c))
 		return -1;
-	if (half_init(&h1, L) < 0)
+	if (half_init(&h1, L, &give_up) < 0)
 		return -1;
-	if (half_init(&h2, L) < 0) {
+	if (half_init(&h2, L, &give_up) < 0) {
 		half_release(&h1);
 		return -1;
 	}

@@ -915,6 +915,138 @@ TEST(split_same_as_one_pass)
 	dr_strbuf_release(&t);
 }
 
+/*
+ * Random documents of the shape the split looks for, built from fragments
+ * that stress what may sit next to a cut: multi-line scalars of every
+ * style, flow collections over several lines, empty values and items,
+ * comments and blank lines, tags, anchors, nested sequences, explicit
+ * keys, CRLF, non-ASCII text, and a few fragments that must send the text
+ * to one pass. Loaded both ways, every document must give the same dump.
+ */
+static const char *const fragments[] = {
+	"- name: vm@\n  disks:\n    - {sizeGiB: 64}\n",
+	"- \"quoted @\"\n",
+	"- 'single @\n  continued'\n",
+	"- [a@, b,\n   c]\n",
+	"- {x: @,\n   y: 2}\n",
+	"- |\n  block @\n   more\n\n",
+	"- >-\n  folded @\n\n  para\n",
+	"-\n",
+	"- key@:\n",
+	"- key: @\n  other:\n    - nested\n    -\n  x: ~\n",
+	"- plain @\n  continued line\n",
+	"# comment @\n",
+	"  # indented comment @\n",
+	"\n",
+	"   \n",
+	"- !!str @\n",
+	"- !!int 5@\n",
+	"- 0x1F@\n",
+	"- .inf\n",
+	"- yes@\n",
+	"- key: value @ # comment\n",
+	"- ? complex @\n  : value\n",
+	"- a@: &anc@ 1\n",
+	"- \"caf\xc3\xa9 @\"\n",
+	"- \"multi @\n  line\"\n",
+	"- - nested @\n  - seq\n",
+	"- n: @\n  t: \"\\t\\u00e9\"\n",
+	/* These send the text to one pass. */
+	"- {a: @, a: 2}\n",
+	"- *nope@\n",
+	"- !custom @\n",
+};
+
+static unsigned long long rnd_state;
+
+static unsigned rnd(unsigned n)
+{
+	rnd_state = rnd_state * 6364136223846793005ull + 1442695040888963407ull;
+	return (unsigned)(rnd_state >> 33) % n;
+}
+
+static void add_fragment(dr_strbuf *sb, const char *frag, size_t k, int id)
+{
+	const char *f;
+	size_t i;
+
+	for (f = frag; *f; f++) {
+		if (f == frag || f[-1] == '\n') {
+			if (*f != '\n')
+				for (i = 0; i < k; i++)
+					dr_strbuf_addch(sb, ' ');
+		}
+		if (*f == '@')
+			dr_strbuf_addf(sb, "%d", id);
+		else
+			dr_strbuf_addch(sb, *f);
+	}
+}
+
+TEST(split_random_documents)
+{
+	size_t old_split = dr_yaml_set_split_min((size_t)-1);
+	size_t old_pipe = dr_yaml_set_pipe_min((size_t)-1);
+	size_t nfrag = sizeof(fragments) / sizeof(fragments[0]);
+	dr_strbuf t = DR_STRBUF_INIT, u = DR_STRBUF_INIT;
+	unsigned long splits = 0;
+	int doc;
+
+	rnd_state = 20261125;
+	for (doc = 0; doc < 400; doc++) {
+		size_t k = (size_t)rnd(3) * 2, i, n = 20 + rnd(60);
+		int safe = rnd(4) != 0; /* most documents only split-safe */
+		unsigned long before;
+		char *one, *two;
+
+		dr_strbuf_reset(&t);
+		if (rnd(5) == 0)
+			dr_strbuf_addstr(&t, rnd(2) ? "%YAML 1.2\n---\n" : "---\n");
+		if (rnd(2))
+			dr_strbuf_addstr(&t, "apiVersion: drplan/v1\nmeta: {a: 1}\n");
+		dr_strbuf_addstr(&t, rnd(4) ? "machines:\n" : "machines:  # all\n");
+		for (i = 0; i < n; i++) {
+			size_t f = rnd((unsigned)(safe ? nfrag - 3 : nfrag));
+
+			/* Start with an item, so the sequence is one. */
+			if (i == 0 && (fragments[f][0] != '-'))
+				f = 0;
+			add_fragment(&t, fragments[f], k, (int)i);
+		}
+		if (rnd(2))
+			dr_strbuf_addstr(&t, "groups:\n  - name: g\ndrill: {}\n");
+		if (rnd(6) == 0) {
+			/* CRLF line ends everywhere. */
+			dr_strbuf_reset(&u);
+			for (i = 0; i < t.len; i++) {
+				if (t.buf[i] == '\n')
+					dr_strbuf_addch(&u, '\r');
+				dr_strbuf_addch(&u, t.buf[i]);
+			}
+			dr_strbuf_reset(&t);
+			dr_strbuf_add(&t, u.buf, u.len);
+		}
+		dr_yaml_set_split_min((size_t)-1);
+		one = load_dump(t.buf, t.len);
+		dr_yaml_set_split_min(0);
+		before = dr_yaml_split_count();
+		two = load_dump(t.buf, t.len);
+		splits += dr_yaml_split_count() - before;
+		if (strcmp(one, two))
+			fprintf(stderr, "document %d differs:\n%s\n", doc, t.buf);
+		CHECK_INT(strcmp(one, two), 0);
+		free(one);
+		free(two);
+	}
+	/* The shapes are common enough that many documents were split. */
+	fprintf(stderr, "split_random_documents: %lu of 400 split\n", splits);
+	CHECK(splits >= 250);
+	dr_yaml_set_split_min(old_split);
+	dr_yaml_set_pipe_min(old_pipe);
+	dr_strbuf_release(&t);
+	dr_strbuf_release(&u);
+}
+
 static void run_all(void)
 {
 	RUN(positions_block);
@@ -955,6 +1087,7 @@ int main(void)
 	dr_yaml_set_split_min(old);
 	RUN(piped_same_as_inline);
 	RUN(split_same_as_one_pass);
+	RUN(split_random_documents);
 	dr_diags_free(diags);
 	dr_arena_free(arena);
 	return test_summary();
