@@ -1905,10 +1905,11 @@ done:
 	return ok;
 }
 
-static void suggest(dr_strbuf *sb, const struct node *n, const char *key)
+/* The declared property closest to an unknown key, or NULL. */
+static const struct prop *closest_prop(const struct node *n, const char *key)
 {
 	size_t i, best = SIZE_MAX, max = strlen(key) >= 10 ? 3 : 2;
-	const char *name = NULL;
+	const struct prop *found = NULL;
 
 	for (i = 0; i < n->nprops; i++) {
 		size_t d = dr_edit_distance(key, n->props[i].name, max);
@@ -1916,14 +1917,63 @@ static void suggest(dr_strbuf *sb, const struct node *n, const char *key)
 		/* A one-letter key is "close" to every short name. */
 		if (d <= max && d <= strlen(key) / 2 && d < best) {
 			best = d;
-			name = n->props[i].name;
+			found = &n->props[i];
 		}
 	}
-	if (name) {
-		dr_strbuf_addstr(sb, " (did you mean \"");
-		dr_strbuf_add_json_escaped(sb, name);
-		dr_strbuf_addstr(sb, "\"?)");
+	return found;
+}
+
+/* Whether a key would be reported as unknown by validate_object(). */
+static int unknown_key(const struct node *n, const char *key, size_t klen)
+{
+	size_t i;
+
+	if (!n->addl_props || deref(n->addl_props)->boolean != 0 ||
+	    find_prop(n, key, klen))
+		return 0;
+	for (i = 0; i < n->npprops; i++) {
+		if (re_match(n->pprops[i].re, key, klen))
+			return 0;
 	}
+	return 1;
+}
+
+/*
+ * Whether a missing required key is there under a misspelt name: then the
+ * unknown key's error says so and the "missing required key" is not
+ * repeated (one mistake, one error).
+ */
+static int misspelt(struct vc *v, const struct node *n, const void *j,
+		    const char *name)
+{
+	const char *key;
+	const void *val;
+	size_t klen;
+	void *it;
+
+	for (it = NULL; (it = v->ops->object_next(j, it, &key, &klen, &val));) {
+		const struct prop *p;
+
+		if (unknown_key(n, key, klen) && (p = closest_prop(n, key)) &&
+		    !strcmp(p->name, name))
+			return 1;
+	}
+	return 0;
+}
+
+static void suggest(struct vc *v, dr_strbuf *sb, const struct node *n,
+		    const void *j, const char *key)
+{
+	const struct prop *p = closest_prop(n, key);
+
+	if (!p)
+		return;
+	dr_strbuf_addstr(sb, " (did you mean \"");
+	dr_strbuf_add_json_escaped(sb, p->name);
+	if (p->required && !v->ops->object_get(j, p->name))
+		dr_strbuf_addstr(sb, "\"? it is required)");
+	else
+		dr_strbuf_addstr(sb, "\"?)");
 }
 
 static int validate_key_name(struct vc *v, const struct node *n, const char *key,
@@ -1974,10 +2024,12 @@ static int check_required(struct vc *v, const struct node *n, const void *j,
 	for (i = 0; i < n->nrequired; i++) {
 		if (v->ops->object_get(j, n->required[i]))
 			continue;
+		ok = 0;
+		if (!v->quiet && misspelt(v, n, j, n->required[i]))
+			continue;
 		dr_strbuf_reset(&sb);
 		dr_strbuf_add_json_escaped(&sb, n->required[i]);
 		add_err(v, seg, n, "required", 0, "missing required key \"%s\"", sb.buf);
-		ok = 0;
 		if (v->quiet)
 			break;
 	}
@@ -2086,7 +2138,7 @@ static int validate_object(struct vc *v, const struct node *n, const void *j,
 			dr_strbuf_addstr(&sb, "unknown key \"");
 			dr_strbuf_add_json_escaped(&sb, key);
 			dr_strbuf_addch(&sb, '"');
-			suggest(&sb, n, key);
+			suggest(v, &sb, n, j, key);
 			add_err(v, &s, n, "additionalProperties", 1, "%s", sb.buf);
 			FAIL();
 		} else if (!validate(v, n->addl_props, val, &s)) {

@@ -111,12 +111,16 @@ TEST(objects_in_file_order)
 			  "\"additionalProperties\": false}";
 
 	CHECK_ERRS(sch, "zeta: 1\nnmae: x\nalpha: 2\n",
-		   "|#/required|required|0|missing required key \"name\"\n"
 		   "|#/required|required|0|missing required key \"id\"\n"
 		   "/zeta|#/additionalProperties|additionalProperties|1|unknown key \"zeta\"\n"
 		   "/nmae|#/additionalProperties|additionalProperties|1|unknown key \"nmae\" "
-		   "(did you mean \"name\"?)\n"
+		   "(did you mean \"name\"? it is required)\n"
 		   "/alpha|#/additionalProperties|additionalProperties|1|unknown key \"alpha\"\n");
+	/* A misspelt key that is not missing is only unknown. */
+	CHECK_ERRS(sch, "name: a\nnmae: x\n",
+		   "|#/required|required|0|missing required key \"id\"\n"
+		   "/nmae|#/additionalProperties|additionalProperties|1|unknown key \"nmae\" "
+		   "(did you mean \"name\"?)\n");
 	CHECK_ERRS("{\"propertyNames\": {\"pattern\": \"^[a-z]+$\"}}", "ok: 1\nNo: 2\n",
 		   "/No|#/propertyNames/pattern|pattern|1|invalid key \"No\": does not "
 		   "match pattern \"^[a-z]+$\"\n");
