@@ -23,6 +23,7 @@
 #include "core/strbuf.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -997,8 +998,10 @@ struct vc {
 	int quiet; /* > 0: stop at the first failure, record nothing */
 	struct verr *errs;
 	size_t n, alloc;
+	size_t peak; /* the most errors n has held */
 	size_t max, per_loc;
 	int depth;
+	int helper; /* validating half of an array on another thread */
 };
 
 static const struct node *deref(const struct node *n)
@@ -1300,6 +1303,8 @@ static void push_err(struct vc *v, char *ipath, char *spath, const char *kw, cha
 	}
 	DR_ALLOC_GROW(v->errs, v->n + 1, v->alloc);
 	e = &v->errs[v->n++];
+	if (v->n > v->peak)
+		v->peak = v->n;
 	e->ipath = ipath;
 	e->spath = spath;
 	e->kw = kw;
@@ -1847,6 +1852,129 @@ done:
 	return ok;
 }
 
+/* ---- big arrays on two threads ------------------------------------------ */
+
+static size_t split_min = DR_SCHEMA_SPLIT_MIN;
+
+size_t dr_schema_set_split_min(size_t items)
+{
+	size_t old = split_min;
+
+	split_min = items;
+	return old;
+}
+
+/* Items [from, to) of array j against in, which takes every item. */
+static int validate_range(struct vc *v, const struct node *in, const void *j,
+			  const struct seg *seg, size_t from, size_t to)
+{
+	size_t i;
+	int ok = 1;
+
+	for (i = from; i < to; i++) {
+		struct seg s = { seg, NULL, i };
+
+		if (!validate(v, in, v->ops->array_get(j, i), &s))
+			FAIL();
+	}
+done:
+	return ok;
+}
+
+struct half {
+	struct vc v;
+	const struct node *in;
+	const void *j;
+	const struct seg *seg;
+	size_t from, to;
+	int ok;
+};
+
+static void *half_run(void *arg)
+{
+	struct half *h = arg;
+
+	h->ok = validate_range(&h->v, h->in, h->j, h->seg, h->from, h->to);
+	return NULL;
+}
+
+/*
+ * Whether an error at instance path ip may be about item mid or later of
+ * the array at seg: a path below it whose index is not below mid.
+ */
+static int in_second_half(const char *ip, const struct seg *seg, size_t mid)
+{
+	dr_strbuf pre = DR_STRBUF_INIT;
+	size_t idx = 0;
+	const char *p;
+	int r = 0;
+
+	add_path(&pre, seg);
+	if (!strncmp(ip, pre.buf ? pre.buf : "", pre.len) && ip[pre.len] == '/') {
+		for (p = ip + pre.len + 1; *p >= '0' && *p <= '9'; p++)
+			idx = idx * 10 + (size_t)(*p - '0');
+		r = idx >= mid || p == ip + pre.len + 1;
+	}
+	dr_strbuf_release(&pre);
+	return r;
+}
+
+/*
+ * Every item of a big array against the same schema: the second half is
+ * validated on another thread into its own error list while this thread
+ * does the first (a 10,000-machine plan's machines are nearly all of its
+ * validation). The halves' lists are joined in item order, which gives
+ * the very errors one thread would, as long as the caps played no part:
+ * the joined list never reached max_errors, and no error just before the
+ * second half has a path the second half could repeat (the per-location
+ * cap counts a run of equal paths). Otherwise the second half's result is
+ * dropped and it is validated again here. The compiled schema is read-only
+ * and the accessors only read the instance, so the threads share both.
+ */
+static int validate_items(struct vc *v, const struct node *in, const void *j,
+			  const struct seg *seg, size_t len)
+{
+	struct half h;
+	pthread_t t;
+	size_t mid = len / 2, i;
+	int ok, use;
+
+	if (v->quiet || v->helper || len < split_min || len < 2)
+		return validate_range(v, in, j, seg, 0, len);
+	memset(&h, 0, sizeof(h));
+	h.v.ops = v->ops;
+	h.v.max = v->max;
+	h.v.per_loc = v->per_loc;
+	h.v.depth = v->depth;
+	h.v.helper = 1;
+	h.in = in;
+	h.j = j;
+	h.seg = seg;
+	h.from = mid;
+	h.to = len;
+	if (pthread_create(&t, NULL, half_run, &h))
+		return validate_range(v, in, j, seg, 0, len);
+	ok = validate_range(v, in, j, seg, 0, mid);
+	pthread_join(t, NULL);
+	use = v->n + h.v.peak < v->max &&
+	      (!v->n || !in_second_half(v->errs[v->n - 1].ipath, seg, mid));
+	for (i = 0; i < h.v.n; i++) {
+		struct verr *e = &h.v.errs[i];
+
+		if (use) {
+			push_err(v, e->ipath, e->spath, e->kw, e->msg, e->at_key);
+		} else {
+			free(e->ipath);
+			free(e->spath);
+			free(e->msg);
+		}
+	}
+	free(h.v.errs);
+	if (!use)
+		return validate_range(v, in, j, seg, mid, len) && ok;
+	return h.ok && ok;
+}
+
 static int validate_array(struct vc *v, const struct node *n, const void *j,
 			  const struct seg *seg)
 {
@@ -1868,14 +1996,17 @@ static int validate_array(struct vc *v, const struct node *n, const void *j,
 			"items must be unique (items %zu and %zu are equal)", a, b);
 		FAIL();
 	}
-	for (i = 0; i < len; i++) {
+	if (!n->tuple) {
+		if (n->items && !validate_items(v, n->items, j, seg, len))
+			FAIL();
+	}
+	for (i = 0; n->tuple && i < len; i++) {
 		struct seg s = { seg, NULL, i };
-		const struct node *in = n->tuple ? (i < n->ntuple ? n->tuple[i] : n->addl_items)
-						 : n->items;
+		const struct node *in = i < n->ntuple ? n->tuple[i] : n->addl_items;
 
 		if (!in)
 			continue;
-		if (n->tuple && i >= n->ntuple && deref(in)->boolean == 0) {
+		if (i >= n->ntuple && deref(in)->boolean == 0) {
 			add_err(v, &s, n, "additionalItems", 0,
 				"unexpected item (at most %zu %s allowed)", n->ntuple,
 				plural((long long)n->ntuple, "item is", "items are"));

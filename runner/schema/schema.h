@@ -85,6 +85,15 @@ int dr_schema_validate_opts(const dr_schema *s, const json_t *instance,
 
 void dr_schema_free(dr_schema *s);
 
+/*
+ * An array of at least DR_SCHEMA_SPLIT_MIN items that all take the same
+ * schema is validated in two halves on two threads; the errors are the
+ * same, in the same order, as on one thread. For tests: set the threshold
+ * (SIZE_MAX: never split) and get the previous one; not thread-safe.
+ */
+#define DR_SCHEMA_SPLIT_MIN 1024u
+size_t dr_schema_set_split_min(size_t items);
+
 /* The JSON type of an instance value, as the validator sees it. */
 typedef enum dr_schema_vtype {
 	DR_SV_NULL,
