@@ -78,6 +78,22 @@ int dr_cli_write_output(const char *path, const dr_strbuf *sb);
  */
 int dr_cli_check_plan(dr_arena *a, const char *file, bool strict,
 		      dr_diags *diags, dr_plan **out);
+/*
+ * The same; loaded (may be NULL) is called with the model once it has
+ * loaded without errors, before the rules run, so that the caller can start
+ * work on it that the rules do not change (cmd-plan.c compiles meanwhile).
+ * The rules only read the model and do not use the arena a.
+ */
+int dr_cli_check_plan_with(dr_arena *a, const char *file, bool strict,
+			   dr_diags *diags,
+			   void (*loaded)(void *ctx, const dr_plan *p),
+			   void *ctx, dr_plan **out);
+
+/*
+ * DRPLAN_THREADS=1: do all the work of a command on one thread (no
+ * overlapped compile, no split schema validation); for comparisons.
+ */
+bool dr_cli_one_thread(void);
 
 /* Render diags as text to stderr, with colour if stderr wants it. */
 void dr_cli_print_diags(dr_diags *diags, const char *color_mode);

@@ -7,10 +7,12 @@
 #include "core/strbuf.h"
 #include "report/diagfmt.h"
 #include "rules/rules.h"
+#include "schema/schema.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -82,6 +84,13 @@ int dr_cli_color(FILE *f, const char *mode)
 	return isatty(fileno(f));
 }
 
+bool dr_cli_one_thread(void)
+{
+	const char *v = getenv("DRPLAN_THREADS");
+
+	return v && !strcmp(v, "1");
+}
+
 int dr_cli_write_output(const char *path, const dr_strbuf *sb)
 {
 	dr_strbuf tmp = DR_STRBUF_INIT;
@@ -123,8 +132,10 @@ fail:
 	return DR_EXIT_IO;
 }
 
-int dr_cli_check_plan(dr_arena *a, const char *file, bool strict,
-		      dr_diags *diags, dr_plan **out)
+int dr_cli_check_plan_with(dr_arena *a, const char *file, bool strict,
+			   dr_diags *diags,
+			   void (*loaded)(void *ctx, const dr_plan *p),
+			   void *ctx, dr_plan **out)
 {
 	dr_plan *p = NULL;
 	size_t before = dr_diags_count(diags, DR_SEV_ERROR);
@@ -134,6 +145,8 @@ int dr_cli_check_plan(dr_arena *a, const char *file, bool strict,
 	*out = NULL;
 	if (rc == DR_EIO)
 		return DR_EXIT_IO;
+	if (loaded && !rc && p && dr_diags_count(diags, DR_SEV_ERROR) == before)
+		loaded(ctx, p);
 	if (p && dr_rules_check(p, diags))
 		return DR_EXIT_IO;
 	if (rc || !p || dr_diags_count(diags, DR_SEV_ERROR) > before)
@@ -142,6 +155,12 @@ int dr_cli_check_plan(dr_arena *a, const char *file, bool strict,
 		return DR_EXIT_INVALID;
 	*out = p;
 	return 0;
+}
+
+int dr_cli_check_plan(dr_arena *a, const char *file, bool strict,
+		      dr_diags *diags, dr_plan **out)
+{
+	return dr_cli_check_plan_with(a, file, strict, diags, NULL, NULL, out);
 }
 
 static const char *rule_desc(const char *id)
@@ -191,6 +210,8 @@ int main(int argc, char **argv)
 		printf("drplan %s\n", DR_VERSION);
 		return DR_EXIT_OK;
 	}
+	if (dr_cli_one_thread())
+		dr_schema_set_split_min(SIZE_MAX);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(commands[i]->name, name))
 			continue;
