@@ -90,8 +90,10 @@ int dr_cli_check_plan_with(dr_arena *a, const char *file, bool strict,
 			   void *ctx, dr_plan **out);
 
 /*
- * DRPLAN_THREADS=1: do all the work of a command on one thread (no
- * overlapped compile, no split schema validation); for comparisons.
+ * DRPLAN_THREADS=1: no second thread for checking and compiling a plan
+ * (no model built during the schema check, no split schema validation, no
+ * compile during the rules; the YAML parser keeps its own, ynode.h). The
+ * output is the same either way: for comparisons.
  */
 bool dr_cli_one_thread(void);
 

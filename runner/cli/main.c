@@ -210,8 +210,10 @@ int main(int argc, char **argv)
 		printf("drplan %s\n", DR_VERSION);
 		return DR_EXIT_OK;
 	}
-	if (dr_cli_one_thread())
+	if (dr_cli_one_thread()) {
+		dr_plan_set_overlap_min(SIZE_MAX);
 		dr_schema_set_split_min(SIZE_MAX);
+	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(commands[i]->name, name))
 			continue;

@@ -85,6 +85,32 @@ void dr_diags_set_origin(dr_diags *d, const char *file)
 	d->origin = file ? dr_xstrdup(file) : NULL;
 }
 
+dr_diags *dr_diags_new_like(const dr_diags *d)
+{
+	dr_diags *n = dr_diags_new();
+
+	dr_diags_set_origin(n, d->origin);
+	return n;
+}
+
+void dr_diags_move(dr_diags *dst, dr_diags *src)
+{
+	size_t i;
+
+	if (src->n) {
+		DR_ALLOC_GROW(dst->v, dst->n + src->n, dst->alloc);
+		memcpy(dst->v + dst->n, src->v, src->n * sizeof(*src->v));
+		dst->n += src->n;
+		src->n = 0;
+	}
+	for (i = 0; i < src->nsrc; i++) {
+		free(src->src[i].lines);
+		dr_diags_add_source(dst, src->src[i].file, src->src[i].text,
+				    src->src[i].len);
+	}
+	src->nsrc = 0;
+}
+
 void dr_diag_note(dr_diag *g, const char *fmt, ...)
 {
 	dr_strbuf sb = DR_STRBUF_INIT;

@@ -49,6 +49,14 @@ dr_diag *dr_diags_add(dr_diags *d, dr_severity sev, const char *rule,
 /* Diagnostics added from now on belong to plan file (NULL: none). */
 void dr_diags_set_origin(dr_diags *d, const char *file);
 
+/*
+ * An empty list whose diagnostics belong to the same plan as those added to
+ * d next: for work done on the side (another thread) and kept or not.
+ */
+dr_diags *dr_diags_new_like(const dr_diags *d);
+/* Append src's diagnostics and sources to dst, in order; src is left empty. */
+void dr_diags_move(dr_diags *dst, dr_diags *src);
+
 /* Set (replace) the note of a diagnostic. */
 void dr_diag_note(dr_diag *diag, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -361,6 +361,15 @@ typedef struct dr_plan_load_opts {
  * errors that prevent building it (*out is NULL), DR_EIO when a file cannot
  * be read (also reported as a diagnostic).
  */
+/*
+ * A plan of at least DR_PLAN_OVERLAP_MIN machines has its model built while
+ * its schema is checked on a second thread; the result and diagnostics are
+ * the same as on one thread. For tests: set the threshold (SIZE_MAX: never)
+ * and get the previous one; not thread-safe.
+ */
+#define DR_PLAN_OVERLAP_MIN 256u
+size_t dr_plan_set_overlap_min(size_t machines);
+
 int dr_plan_load(dr_arena *a, const char *file, const dr_plan_load_opts *opts,
 		 dr_diags *diags, dr_plan **out);
 

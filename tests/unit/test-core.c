@@ -202,6 +202,37 @@ TEST(diags_sort)
 	dr_diags_free(d);
 }
 
+/* Work done on the side: moved over in order, with its sources, and
+ * belonging to the plan the list was for when it was made. */
+TEST(diags_move)
+{
+	dr_diags *d = dr_diags_new(), *side;
+	size_t len = 0;
+	const char *line;
+
+	dr_diags_set_origin(d, "a.yaml");
+	dr_diags_add(d, DR_SEV_ERROR, "R1", "a.yaml", 1, 1, NULL, "first");
+	side = dr_diags_new_like(d);
+	dr_diags_set_origin(d, "b.yaml");
+	dr_diags_add_source(side, "inv.json", "{\n  \"x\": 1\n}\n", 13);
+	dr_diags_add(side, DR_SEV_WARNING, "R2", "inv.json", 2, 3, "/x", "second");
+	dr_diags_add(side, DR_SEV_INFO, "R3", NULL, 0, 0, NULL, "third");
+	dr_diags_move(d, side);
+	CHECK_INT(dr_diags_len(side), 0);
+	dr_diags_move(d, side); /* nothing left to move */
+	dr_diags_free(side);
+	CHECK_INT(dr_diags_len(d), 3);
+	CHECK_STR(dr_diags_get(d, 1)->message, "second");
+	CHECK_STR(dr_diags_get(d, 1)->path, "/x");
+	CHECK_STR(dr_diags_get(d, 1)->origin, "a.yaml");
+	CHECK_STR(dr_diags_get(d, 2)->message, "third");
+	line = dr_diags_source_line(d, "inv.json", 2, &len);
+	CHECK(line != NULL);
+	CHECK_INT(len, 8);
+	CHECK(line && !strncmp(line, "  \"x\": 1", len));
+	dr_diags_free(d);
+}
+
 int main(void)
 {
 	RUN(strbuf_basic);
@@ -213,5 +244,6 @@ int main(void)
 	RUN(ipv4);
 	RUN(edit_distance);
 	RUN(diags_sort);
+	RUN(diags_move);
 	return test_summary();
 }
