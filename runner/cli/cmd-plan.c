@@ -117,7 +117,10 @@ static int parse_args(const struct dr_cmd *cmd, int argc, char **argv,
 #define OVERLAP_MIN_MACHINES 256
 
 struct compile_job {
-	dr_arena *a; /* the compile's own: the arena is not thread-safe */
+	/* The plan's: nothing else allocates from it until the join (the
+	 * rules have an arena of their own), and a second arena would fault
+	 * in fresh pages where the plan's has room. */
+	dr_arena *a;
 	dr_operation op;
 	const dr_compile_opts *copts;
 	dr_graph_format gfmt;
@@ -167,8 +170,8 @@ int dr_cli_plan_write(const struct dr_cmd *cmd, const char *operation,
 {
 	dr_arena *a = dr_arena_new();
 	dr_diags *diags = dr_diags_new();
-	struct compile_job job = { .a = dr_arena_new(), .copts = copts,
-				   .gfmt = gfmt, .out = DR_STRBUF_INIT };
+	struct compile_job job = { .a = a, .copts = copts, .gfmt = gfmt,
+				   .out = DR_STRBUF_INIT };
 	dr_plan *p;
 	int status;
 
@@ -203,7 +206,6 @@ out:
 	free(job.why);
 	dr_strbuf_release(&job.out);
 	dr_diags_free(diags);
-	dr_arena_free(job.a);
 	dr_arena_free(a);
 	return status;
 }

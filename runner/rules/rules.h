@@ -22,7 +22,11 @@
 
 #include <stddef.h>
 
-/* Run every rule over a loaded plan; adds diagnostics; returns 0 (or DR_E* on internal failure). */
+/*
+ * Run every rule over a loaded plan; adds diagnostics; returns 0 (or DR_E*
+ * on internal failure). Only reads the model and allocates from an arena
+ * of its own, so another thread may compile the plan meanwhile (cmd-plan.c).
+ */
 int dr_rules_check(const dr_plan *p, dr_diags *d);
 
 /*
