@@ -122,7 +122,14 @@ static void id_insert(struct builder *b, size_t step, uint64_t h)
 		struct idslot *o = b->ids;
 
 		b->idcap = old ? old * 2 : 1024;
-		b->ids = dr_xcalloc(b->idcap, sizeof(*b->ids));
+		/* Zeroed by writing, not calloc(): a fresh page calloc()
+		 * leaves untouched is first read here (the probe) and mapped
+		 * to the zero page, and the write that follows then has to
+		 * replace that mapping; with another thread of the process
+		 * running (cmd-plan.c compiles during the rules) each such
+		 * fault also interrupts the other CPU to flush its TLB. */
+		b->ids = dr_xmalloc(b->idcap * sizeof(*b->ids));
+		memset(b->ids, 0, b->idcap * sizeof(*b->ids));
 		for (j = 0; j < old; j++) {
 			if (!o[j].step)
 				continue;
