@@ -193,8 +193,10 @@ int dr_cli_plan_write(const struct dr_cmd *cmd, const char *operation,
 				cmd->name, file);
 		goto out;
 	}
-	if (!job.started)
+	if (!job.started) {
+		job.p = p;
 		compile_job_run(&job);
+	}
 	if (job.rc) {
 		fprintf(stderr, "drplan %s: cannot compile %s: %s\n", cmd->name,
 			file, job.why);
