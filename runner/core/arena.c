@@ -38,11 +38,20 @@ struct dr_arena {
 	struct block *strs; /* byte-aligned strings: blocks of their own */
 	size_t used;
 	size_t reserved;
+	int big; /* big blocks from the first (dr_arena_new_big) */
 };
 
 dr_arena *dr_arena_new(void)
 {
 	return dr_xcalloc(1, sizeof(dr_arena));
+}
+
+dr_arena *dr_arena_new_big(void)
+{
+	dr_arena *a = dr_arena_new();
+
+	a->big = 1;
+	return a;
 }
 
 static void block_free(struct block *b)
@@ -115,7 +124,7 @@ static struct block *block_new(dr_arena *a, size_t size)
 	/* A large object has a block of its own; from 1 MiB it is mapped
 	 * too, even in a small arena (the plan's text is read into one, and
 	 * the compiler's step table for 10,000 machines is 9 MB). */
-	if (a->reserved >= BIG_AFTER && size == ARENA_BLOCK)
+	if ((a->reserved >= BIG_AFTER || a->big) && size == ARENA_BLOCK)
 		b = block_map(BIG_BLOCK);
 	else if (size >= (1u << 20))
 		b = block_map(size);
@@ -214,20 +223,33 @@ char *dr_arena_printf(dr_arena *a, const char *fmt, ...)
 	return p;
 }
 
-/* Put list (a chain of blocks) behind the block *head allocates from. */
+static size_t room(const struct block *b)
+{
+	return b->size - b->used;
+}
+
+/*
+ * Add list (a chain of blocks whose first is the one its arena allocated
+ * from) to *head's chain. Whichever of the two current blocks has more
+ * room stays current: what is allocated next fills the part of a block
+ * that is mapped already instead of faulting in a fresh one.
+ */
 static void splice(struct block **head, struct block *list)
 {
-	struct block *tail;
+	struct block *tail, *h = *head;
 
 	if (!list)
 		return;
 	for (tail = list; tail->next; tail = tail->next)
 		;
-	if (*head) {
-		tail->next = (*head)->next;
-		(*head)->next = list;
-	} else {
+	if (!h) {
 		*head = list;
+	} else if (room(list) > room(h)) {
+		tail->next = h;
+		*head = list;
+	} else {
+		tail->next = h->next;
+		h->next = list;
 	}
 }
 

@@ -14,6 +14,12 @@
 typedef struct dr_arena dr_arena;
 
 dr_arena *dr_arena_new(void);
+/*
+ * An arena known to grow past a few MiB (half of a big plan's tree): big
+ * blocks from the first allocation, without the small blocks an arena
+ * starts with.
+ */
+dr_arena *dr_arena_new_big(void);
 void dr_arena_free(dr_arena *a);
 
 void *dr_arena_alloc(dr_arena *a, size_t n);

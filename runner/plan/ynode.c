@@ -1727,7 +1727,9 @@ static int half_init(struct half *h, const struct loader *L, int *give_up)
 	h->L.give_up = give_up;
 	if (!yaml_parser_initialize(&h->p))
 		return -1;
-	h->L.a = dr_arena_new();
+	/* Only texts of DR_YAML_PIPE_MIN bytes or more are split in normal
+	 * use: each half builds megabytes of tree. */
+	h->L.a = L->len >= DR_YAML_PIPE_MIN ? dr_arena_new_big() : dr_arena_new();
 	h->L.diags = dr_diags_new();
 	h->L.file = L->file;
 	h->L.ascii = L->ascii;
