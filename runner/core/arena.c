@@ -147,7 +147,7 @@ static void *take(dr_arena *a, size_t n, size_t align)
 	struct block **head = align == 1 ? &a->strs : &a->head;
 	struct block *b = *head;
 	size_t off = b ? (b->used + align - 1) & ~(align - 1) : 0;
-	size_t need = align == 1 ? n : (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	size_t need = (n + align - 1) & ~(align - 1);
 	void *p;
 
 	if (!need)
@@ -181,6 +181,11 @@ static void *take(dr_arena *a, size_t n, size_t align)
 void *dr_arena_alloc(dr_arena *a, size_t n)
 {
 	return take(a, n, ARENA_ALIGN);
+}
+
+void *dr_arena_alloc8(dr_arena *a, size_t n)
+{
+	return take(a, n, 8);
 }
 
 void *dr_arena_zalloc(dr_arena *a, size_t n)

@@ -3,8 +3,9 @@
  *
  * Everything the loader, the model and the compiler build for a plan is
  * allocated here and released at once by dr_arena_free(); nothing allocated
- * from an arena is freed individually. Allocations are 16-byte aligned;
- * strings from dr_arena_strdup/strndup/printf are not aligned.
+ * from an arena is freed individually. Allocations are 16-byte aligned
+ * (8 with dr_arena_alloc8); strings from dr_arena_strdup/strndup/printf are
+ * not aligned.
  */
 #ifndef DR_ARENA_H
 #define DR_ARENA_H
@@ -24,6 +25,11 @@ void dr_arena_free(dr_arena *a);
 
 void *dr_arena_alloc(dr_arena *a, size_t n);
 void *dr_arena_zalloc(dr_arena *a, size_t n);
+/*
+ * 8-byte aligned, for many small objects of pointers and 64-bit numbers
+ * (YAML nodes): no rounding of each to 16 bytes.
+ */
+void *dr_arena_alloc8(dr_arena *a, size_t n);
 char *dr_arena_strdup(dr_arena *a, const char *s);
 char *dr_arena_strndup(dr_arena *a, const char *s, size_t n);
 char *dr_arena_printf(dr_arena *a, const char *fmt, ...)

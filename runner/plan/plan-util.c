@@ -279,8 +279,8 @@ static void on_error(void *vctx, const dr_schema_error *e)
 	struct validate_ctx *c = vctx;
 	const dr_ynode *n = dr_ynode_at(c->root, e->instance_path);
 
-	if (n && e->at_key && n->parent && n->key) {
-		const dr_ynode *k = dr_ynode_key(n->parent, n->key);
+	if (n && e->at_key && dr_ynode_name(n)) {
+		const dr_ynode *k = dr_ynode_key(n->parent, dr_ynode_name(n));
 
 		if (k)
 			n = k;

@@ -65,15 +65,13 @@ static void *yn_object_next(const void *p, void *it, const char **key, size_t *k
 
 	if (i >= n->n)
 		return NULL;
-	/* The value's key is the key node's (interned) text: reading it
-	 * spares a visit to the key node. */
 	/* A tree of a big plan does not fit in cache: ask for a value a few
 	 * entries ahead while this one is validated (6 measured best). */
 	if (i + 6 < n->n)
 		__builtin_prefetch(n->items[i + 6]);
 	*val = n->items[i];
-	*key = n->items[i]->key;
-	*klen = strlen(*key);
+	*key = n->keys[i]->str;
+	*klen = n->keys[i]->len;
 	return (void *)(uintptr_t)(i + 1);
 }
 

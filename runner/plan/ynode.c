@@ -447,7 +447,7 @@ static const char *a_type(const dr_ynode *n)
 static dr_ynode *new_node(struct loader *L, dr_ynode_kind kind,
 			  const yaml_mark_t *m)
 {
-	dr_ynode *n = dr_arena_alloc(L->a, sizeof(*n));
+	dr_ynode *n = dr_arena_alloc8(L->a, sizeof(*n));
 
 	memset(n, 0, sizeof(*n));
 	n->kind = kind;
@@ -633,7 +633,7 @@ static dr_ynode *copy_tree(struct loader *L, const dr_ynode *src, size_t depth)
 		L->fatal = 2;
 		return NULL;
 	}
-	n = dr_arena_alloc(L->a, sizeof(*n));
+	n = dr_arena_alloc8(L->a, sizeof(*n));
 	*n = *src;
 	L->nodes++;
 	L->copied++;
@@ -720,11 +720,9 @@ static void set_child(dr_ynode *parent, dr_ynode *k, dr_ynode *v, size_t i)
 {
 	v->parent = parent;
 	v->index = i;
-	v->key = k ? k->str : NULL;
 	if (k) {
 		k->parent = parent;
 		k->index = i;
-		k->key = k->str;
 	}
 }
 
@@ -2019,8 +2017,8 @@ char *dr_ynode_path(dr_arena *a, const dr_ynode *n)
 		const dr_ynode *c = up[i];
 
 		dr_strbuf_addch(&sb, '/');
-		if (c->parent->kind == DR_YNODE_MAP && c->key) {
-			const char *k = c->key;
+		if (c->parent->kind == DR_YNODE_MAP) {
+			const char *k = dr_ynode_name(c);
 
 			for (;;) {
 				size_t run = strcspn(k, "~/");

@@ -24,7 +24,7 @@
  * flow collection, or its anchor or tag when it has one. A copy made for an
  * alias is positioned at the alias; its children at the anchored original.
  * Merged entries go where the "<<" was and point at the merged original.
- * Key nodes carry the key of their entry (key == str), so their path is the
+ * Key nodes name their entry (dr_ynode_name() == str), so their path is the
  * entry's path.
  *
  * Rule ids: YAML-SYNTAX (first syntax error only; loading stops),
@@ -80,7 +80,6 @@ struct dr_ynode {
 	uint32_t n;           /* sequences and mappings: children */
 	const char *file;     /* as given to dr_yaml_load(), arena copy */
 	const dr_ynode *parent;
-	const char *key;      /* key in the parent mapping, or NULL */
 
 	/* Scalars: the text, NUL-terminated. */
 	const char *str;
@@ -134,6 +133,18 @@ size_t dr_yaml_set_pipe_min(size_t bytes);
  */
 size_t dr_yaml_set_split_min(size_t bytes);
 unsigned long dr_yaml_split_count(void);
+
+/*
+ * The key of a node's entry in its parent mapping (for a key node: its own
+ * text), or NULL at the root and in sequences. Not a field: the tree of a
+ * big plan is mostly nodes, and the key node holds the text already.
+ */
+static inline const char *dr_ynode_name(const dr_ynode *n)
+{
+	return n->parent && n->parent->kind == DR_YNODE_MAP
+		       ? n->parent->keys[n->index]->str
+		       : NULL;
+}
 
 /* The value for key in a mapping, or NULL (also when map is not a map). */
 const dr_ynode *dr_ynode_get(const dr_ynode *map, const char *key);

@@ -36,7 +36,7 @@ static void check_paths(dr_arena *a, const dr_ynode *root, const dr_ynode *n,
 			abort();
 		if (n->kind == DR_YNODE_MAP &&
 		    (n->keys[i]->kind != DR_YNODE_SCALAR ||
-		     strcmp(n->items[i]->key, n->keys[i]->str)))
+		     strcmp(dr_ynode_name(n->items[i]), n->keys[i]->str)))
 			abort();
 		check_paths(a, root, n->items[i], budget);
 	}
@@ -49,8 +49,8 @@ static void dump(dr_strbuf *sb, const dr_ynode *n)
 
 	dr_strbuf_addf(sb, "%d:%d:%u:%d:%d:", n->line, n->col, n->index,
 		       (int)n->kind, (int)n->type);
-	if (n->key)
-		dr_strbuf_addf(sb, "k=%s:", n->key);
+	if (dr_ynode_name(n))
+		dr_strbuf_addf(sb, "k=%s:", dr_ynode_name(n));
 	if (n->kind == DR_YNODE_SCALAR) {
 		dr_strbuf_addf(sb, "%u'", n->len);
 		dr_strbuf_add(sb, n->str, n->len);
