@@ -11,6 +11,7 @@
 #include "core/strbuf.h"
 #include "plan/ynode.h"
 #include "report/diagfmt.h"
+#include "../unit/ynode-dump.h"
 
 #include <assert.h>
 #include <stdint.h>
@@ -42,40 +43,6 @@ static void check_paths(dr_arena *a, const dr_ynode *root, const dr_ynode *n,
 	}
 }
 
-/* Everything a load leaves, for comparing two loads of the same text. */
-static void dump(dr_strbuf *sb, const dr_ynode *n)
-{
-	size_t i;
-
-	dr_strbuf_addf(sb, "%d:%d:%u:%d:%d:", n->line, n->col, n->index,
-		       (int)n->kind, (int)n->type);
-	if (dr_ynode_name(n))
-		dr_strbuf_addf(sb, "k=%s:", dr_ynode_name(n));
-	if (n->kind == DR_YNODE_SCALAR) {
-		dr_strbuf_addf(sb, "%u'", n->len);
-		dr_strbuf_add(sb, n->str, n->len);
-		if (n->type == DR_YSCALAR_BOOL)
-			dr_strbuf_addf(sb, "'=%d\n", n->boolean);
-		else if (n->type == DR_YSCALAR_INT)
-			dr_strbuf_addf(sb, "'=%lld\n", n->integer);
-		else if (n->type == DR_YSCALAR_FLOAT)
-			dr_strbuf_addf(sb, "'=%a\n", n->real);
-		else
-			dr_strbuf_addstr(sb, "'\n");
-		return;
-	}
-	dr_strbuf_addf(sb, "%u{\n", n->n);
-	for (i = 0; i < n->n; i++) {
-		if (n->items[i]->parent != n ||
-		    (n->kind == DR_YNODE_MAP && n->keys[i]->parent != n))
-			dr_strbuf_addstr(sb, "BAD PARENT\n");
-		if (n->kind == DR_YNODE_MAP)
-			dump(sb, n->keys[i]);
-		dump(sb, n->items[i]);
-	}
-	dr_strbuf_addstr(sb, "}\n");
-}
-
 static char *load_dump(const uint8_t *data, size_t size)
 {
 	dr_arena *a = dr_arena_new();
@@ -88,7 +55,7 @@ static char *load_dump(const uint8_t *data, size_t size)
 		       dr_yaml_load(a, "fuzz.yaml", (const char *)data, size, d,
 				    &root));
 	if (root)
-		dump(&sb, root);
+		ynode_dump(&sb, root);
 	for (i = 0; i < dr_diags_len(d); i++) {
 		const dr_diag *g = dr_diags_get(d, i);
 

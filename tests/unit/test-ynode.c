@@ -3,6 +3,7 @@
 #include "core/strbuf.h"
 #include "plan/ynode.h"
 #include "test.h"
+#include "ynode-dump.h"
 
 #include <stdlib.h>
 #include <time.h>
@@ -718,35 +719,7 @@ TEST(to_json_round_trip)
 	json_decref(got);
 }
 
-/* Everything a load leaves: tree with positions, and the diagnostics. */
-static void dump(dr_strbuf *sb, const dr_ynode *n)
-{
-	size_t i;
-
-	if (!n) {
-		dr_strbuf_addstr(sb, "~");
-		return;
-	}
-	dr_strbuf_addf(sb, "%d:%d:%u:%s:", n->line, n->col, n->index,
-		       dr_ynode_name(n) ? dr_ynode_name(n) : "-");
-	if (n->kind == DR_YNODE_SCALAR) {
-		dr_strbuf_addf(sb, "%d'%s' ", (int)n->type, n->str);
-		return;
-	}
-	dr_strbuf_addstr(sb, n->kind == DR_YNODE_MAP ? "{" : "[");
-	for (i = 0; i < n->n; i++) {
-		if (n->items[i]->parent != n ||
-		    (n->kind == DR_YNODE_MAP && n->keys[i]->parent != n))
-			dr_strbuf_addstr(sb, "(wrong parent) ");
-		if (n->kind == DR_YNODE_MAP) {
-			dump(sb, n->keys[i]);
-			dr_strbuf_addstr(sb, "= ");
-		}
-		dump(sb, n->items[i]);
-	}
-	dr_strbuf_addstr(sb, n->kind == DR_YNODE_MAP ? "} " : "] ");
-}
-
+/* Everything a load leaves: the tree (ynode-dump.h) and the diagnostics. */
 static char *load_dump(const char *text, size_t len)
 {
 	dr_strbuf sb = DR_STRBUF_INIT;
@@ -754,7 +727,7 @@ static char *load_dump(const char *text, size_t len)
 	size_t i;
 
 	dr_strbuf_addf(&sb, "rc %d\n", rc);
-	dump(&sb, root);
+	ynode_dump(&sb, root);
 	for (i = 0; i < dr_diags_len(diags); i++) {
 		const dr_diag *g = dr_diags_get(diags, i);
 
